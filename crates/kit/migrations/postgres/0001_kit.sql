@@ -1,0 +1,40 @@
+-- Tables every Homeward service keeps: the transactional outbox, the hash-chained audit log
+-- and the record of handled request ids.
+
+CREATE TABLE outbox (
+    id             BIGSERIAL PRIMARY KEY,
+    -- Stream position, assigned after commit by the relay in commit order (see outbox.rs).
+    position       BIGINT UNIQUE,
+    event_id       TEXT NOT NULL UNIQUE,
+    event_type     TEXT NOT NULL,
+    aggregate_id   TEXT NOT NULL,
+    payload_type   TEXT NOT NULL,
+    payload        BYTEA NOT NULL,
+    traceparent    TEXT NOT NULL DEFAULT '',
+    occurred_at_us BIGINT NOT NULL
+);
+CREATE INDEX outbox_unsequenced ON outbox (id) WHERE position IS NULL;
+
+CREATE TABLE audit_log (
+    id             BIGSERIAL PRIMARY KEY,
+    -- Chain position and hashes, assigned by the sealer in id order (see audit.rs).
+    sequence       BIGINT UNIQUE,
+    prev_hash      TEXT,
+    hash           TEXT,
+    recorded_at_us BIGINT NOT NULL,
+    actor          TEXT NOT NULL,
+    action         TEXT NOT NULL,
+    target         TEXT NOT NULL,
+    request_id     TEXT NOT NULL DEFAULT '',
+    details        TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX audit_log_unsealed ON audit_log (id) WHERE sequence IS NULL;
+
+CREATE TABLE idempotency (
+    scope         TEXT NOT NULL,
+    request_id    TEXT NOT NULL,
+    fingerprint   TEXT NOT NULL,
+    response      BYTEA NOT NULL,
+    created_at_us BIGINT NOT NULL,
+    PRIMARY KEY (scope, request_id)
+);

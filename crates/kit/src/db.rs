@@ -1,0 +1,158 @@
+//! Database setup for both backends: PostgreSQL in deployment, SQLite as the embedded default.
+//! Migrations (the kit's own tables plus the service's) run at start under the migrator's lock,
+//! so replicas starting together never race.
+
+use std::{str::FromStr, time::Duration};
+
+use sqlx::{
+    PgPool, Postgres, Sqlite, SqlitePool, Transaction,
+    migrate::Migrator,
+    postgres::PgPoolOptions,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+
+use crate::{config::DatabaseConfig, error::StoreError};
+
+static KIT_POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
+static KIT_SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
+
+/// A service's own migrations for each backend; versions must start at 100 (below is the kit's).
+pub struct Migrations {
+    pub postgres: &'static Migrator,
+    pub sqlite: &'static Migrator,
+}
+
+/// A connected, migrated database.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+impl Db {
+    /// Connects (retrying while the server is not up yet, for up to `acquire_timeout` × 6) and
+    /// runs migrations.
+    pub async fn connect(config: &DatabaseConfig, migrations: &Migrations) -> Result<Self, StoreError> {
+        let url = config.url.trim();
+        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgPoolOptions::new()
+                .max_connections(config.max_connections)
+                .acquire_timeout(Duration::from_millis(config.acquire_timeout_ms));
+            let mut attempt = 0;
+            let pool = loop {
+                match options.clone().connect(url).await {
+                    Ok(pool) => break pool,
+                    Err(err) => {
+                        let err = StoreError::from(err);
+                        attempt += 1;
+                        if !matches!(err, StoreError::Unavailable(_)) || attempt >= 6 {
+                            return Err(err);
+                        }
+                        tracing::warn!(attempt, "database not reachable yet, retrying");
+                        tokio::time::sleep(Duration::from_millis(500 * attempt)).await;
+                    }
+                }
+            };
+            merged(&KIT_POSTGRES, migrations.postgres)?.run(&pool).await?;
+            Db::Postgres(pool)
+        } else if let Some(path) = url.strip_prefix("sqlite://") {
+            let path = path.split('?').next().unwrap_or(path);
+            if let Some(parent) = std::path::Path::new(path).parent() {
+                if !parent.as_os_str().is_empty() {
+                    std::fs::create_dir_all(parent)
+                        .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", parent.display())))?;
+                }
+            }
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(config.max_connections.max(1))
+                .acquire_timeout(Duration::from_millis(config.acquire_timeout_ms))
+                .connect_with(options)
+                .await?;
+            merged(&KIT_SQLITE, migrations.sqlite)?.run(&pool).await?;
+            Db::Sqlite(pool)
+        } else {
+            return Err(StoreError::Other(
+                "database url must start with postgres:// or sqlite://".into(),
+            ));
+        };
+        Ok(db)
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Db::Postgres(_) => "postgres",
+            Db::Sqlite(_) => "sqlite",
+        }
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Db::Postgres(pool) => pool.close().await,
+            Db::Sqlite(pool) => pool.close().await,
+        }
+    }
+}
+
+fn merged(kit: &Migrator, service: &Migrator) -> Result<Migrator, StoreError> {
+    let mut all: Vec<_> = kit.iter().chain(service.iter()).cloned().collect();
+    all.sort_by_key(|m| m.version);
+    if all.windows(2).any(|w| w[0].version == w[1].version) {
+        return Err(StoreError::Other("two migrations share a version".into()));
+    }
+    Ok(Migrator::with_migrations(all))
+}
+
+/// Begins a PostgreSQL transaction that holds the advisory lock `key` until it ends: used by
+/// the background jobs that must never run concurrently across replicas.
+pub async fn pg_begin_locked(pool: &PgPool, key: i64) -> Result<Transaction<'static, Postgres>, StoreError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(key)
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
+/// Begins a SQLite transaction that takes the write lock at once, so it waits for other writers
+/// (busy timeout) instead of failing when it upgrades from reading to writing.
+pub async fn sqlite_begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, StoreError> {
+    Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
+}
+
+/// Test support: fresh, empty databases on the PostgreSQL server named by
+/// `HOMEWARD_TEST_POSTGRES_URL` (default: the local server). A test that needs PostgreSQL and
+/// cannot reach it fails: it never skips.
+pub mod testing {
+    use sqlx::{Connection, PgConnection};
+
+    pub fn server_url() -> String {
+        std::env::var("HOMEWARD_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    }
+
+    /// Creates a new database and returns its URL.
+    pub async fn fresh_postgres_database(prefix: &str) -> String {
+        let server = server_url();
+        let mut conn = PgConnection::connect(&server).await.unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL is required for this test and is not reachable at {}: {e}. Start it \
+                 (`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`) or \
+                 set HOMEWARD_TEST_POSTGRES_URL",
+                crate::config::redact_url(&server)
+            )
+        });
+        let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+        let base = server.rsplit_once('/').map(|(b, _)| b).unwrap_or(&server);
+        format!("{base}/{name}")
+    }
+}

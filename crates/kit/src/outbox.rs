@@ -1,0 +1,328 @@
+//! The transactional outbox and the resumable event stream built on it.
+//!
+//! A change and the events it causes are written in one transaction (`append`). Stream
+//! positions are not taken from the insert's own sequence: concurrent transactions commit out of
+//! order, and a reader that had passed position 6 would never see a position 5 committed after
+//! it. Instead a sequencer assigns positions after commit, to rows that are already visible, one
+//! sequencer at a time (an advisory lock on PostgreSQL, the write lock on SQLite). A position is
+//! therefore only ever handed out above every position a reader could have seen, and a reader
+//! resuming from its cursor misses nothing and sees nothing twice.
+
+use std::{sync::Arc, time::Duration};
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use homeward_proto::common::v1 as pb;
+use tokio::sync::{Notify, mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    audit,
+    db::Db,
+    error::{ApiError, StoreError},
+    timestamp,
+};
+
+/// Lock key of the sequencer (any constant shared by all replicas).
+const SEQUENCER_LOCK: i64 = 0x486f_6d65_7761_7264; // "Homeward"
+const BATCH: i64 = 5_000;
+
+/// An event to publish with a change.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub event_id: String,
+    pub event_type: String,
+    pub aggregate_id: String,
+    pub payload: prost_types::Any,
+    pub traceparent: String,
+    pub occurred_at_us: i64,
+}
+
+impl NewEvent {
+    pub fn new<M: prost::Name>(event_type: &str, aggregate_id: &str, payload: &M) -> Self {
+        Self {
+            event_id: uuid::Uuid::now_v7().to_string(),
+            event_type: event_type.to_string(),
+            aggregate_id: aggregate_id.to_string(),
+            // Encoding into a Vec cannot run out of space.
+            payload: prost_types::Any::from_msg(payload).unwrap_or_default(),
+            traceparent: crate::telemetry::current_traceparent(),
+            occurred_at_us: timestamp::now_micros(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct StoredEvent {
+    position: i64,
+    event_id: String,
+    event_type: String,
+    aggregate_id: String,
+    payload_type: String,
+    payload: Vec<u8>,
+    traceparent: String,
+    occurred_at_us: i64,
+}
+
+impl From<StoredEvent> for pb::Event {
+    fn from(e: StoredEvent) -> Self {
+        pb::Event {
+            cursor: encode_cursor(e.position),
+            event_id: e.event_id,
+            r#type: e.event_type,
+            aggregate_id: e.aggregate_id,
+            occur_time: Some(timestamp::micros_to_proto(e.occurred_at_us)),
+            payload: Some(prost_types::Any {
+                type_url: e.payload_type,
+                value: e.payload,
+            }),
+            traceparent: e.traceparent,
+        }
+    }
+}
+
+pub fn encode_cursor(position: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("o1:{position}"))
+}
+
+/// The position after which to resume; empty means the start of the stream.
+pub fn decode_cursor(cursor: &str) -> Result<i64, ApiError> {
+    if cursor.is_empty() {
+        return Ok(0);
+    }
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|raw| String::from_utf8(raw).ok())
+        .and_then(|s| s.strip_prefix("o1:").and_then(|p| p.parse::<i64>().ok()))
+        .filter(|p| *p >= 0)
+        .ok_or_else(|| ApiError::invalid("after_cursor", "not a cursor returned by this stream"))
+}
+
+macro_rules! backend {
+    ($name:ident, $db:ty) => {
+        pub mod $name {
+            use super::*;
+
+            /// Writes events inside the caller's transaction.
+            pub async fn append(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                events: &[NewEvent],
+            ) -> Result<(), StoreError> {
+                for e in events {
+                    sqlx::query(
+                        "INSERT INTO outbox (event_id, event_type, aggregate_id, payload_type, \
+                         payload, traceparent, occurred_at_us) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(&e.event_id)
+                    .bind(&e.event_type)
+                    .bind(&e.aggregate_id)
+                    .bind(&e.payload.type_url)
+                    .bind(&e.payload.value)
+                    .bind(&e.traceparent)
+                    .bind(e.occurred_at_us)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                Ok(())
+            }
+
+            pub(crate) async fn read_after(
+                pool: &sqlx::Pool<$db>,
+                after: i64,
+                limit: i64,
+            ) -> Result<Vec<StoredEvent>, StoreError> {
+                Ok(sqlx::query_as::<_, StoredEvent>(
+                    "SELECT position, event_id, event_type, aggregate_id, payload_type, payload, \
+                     traceparent, occurred_at_us FROM outbox WHERE position > $1 \
+                     ORDER BY position LIMIT $2",
+                )
+                .bind(after)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?)
+            }
+
+            pub(crate) async fn assign_positions(
+                conn: &mut <$db as sqlx::Database>::Connection,
+            ) -> Result<u64, StoreError> {
+                let done = sqlx::query(
+                    "UPDATE outbox SET position = numbered.pos FROM ( \
+                       SELECT id, (SELECT COALESCE(MAX(position), 0) FROM outbox) \
+                              + ROW_NUMBER() OVER (ORDER BY id) AS pos \
+                       FROM outbox WHERE position IS NULL ORDER BY id LIMIT $1) AS numbered \
+                     WHERE outbox.id = numbered.id",
+                )
+                .bind(BATCH)
+                .execute(&mut *conn)
+                .await?;
+                Ok(done.rows_affected())
+            }
+        }
+    };
+}
+
+backend!(postgres, sqlx::Postgres);
+backend!(sqlite, sqlx::Sqlite);
+
+/// One run of the sequencer: positions for committed events, seals for audit entries.
+async fn sequence(db: &Db) -> Result<u64, StoreError> {
+    match db {
+        Db::Postgres(pool) => {
+            let mut tx = crate::db::pg_begin_locked(pool, SEQUENCER_LOCK).await?;
+            let n = postgres::assign_positions(&mut tx).await?;
+            audit::postgres::seal(&mut tx).await?;
+            tx.commit().await?;
+            Ok(n)
+        }
+        Db::Sqlite(pool) => {
+            let mut tx = crate::db::sqlite_begin_write(pool).await?;
+            let n = sqlite::assign_positions(&mut tx).await?;
+            audit::sqlite::seal(&mut tx).await?;
+            tx.commit().await?;
+            Ok(n)
+        }
+    }
+}
+
+async fn read_after(db: &Db, after: i64, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {
+    match db {
+        Db::Postgres(pool) => postgres::read_after(pool, after, limit).await,
+        Db::Sqlite(pool) => sqlite::read_after(pool, after, limit).await,
+    }
+}
+
+/// A service's event feed: runs the sequencer in the background and serves `WatchEvents`.
+#[derive(Clone)]
+pub struct EventFeed {
+    db: Db,
+    wake: Arc<Notify>,
+    sequenced: watch::Receiver<u64>,
+    shutdown: CancellationToken,
+    poll: Duration,
+}
+
+impl EventFeed {
+    /// Starts the sequencer; it stops when `shutdown` is cancelled.
+    pub fn start(db: Db, shutdown: CancellationToken) -> Self {
+        let wake = Arc::new(Notify::new());
+        let (tx, sequenced) = watch::channel(0u64);
+        let poll = Duration::from_millis(200);
+        tokio::spawn(run_sequencer(db.clone(), wake.clone(), tx, shutdown.clone(), poll));
+        Self {
+            db,
+            wake,
+            sequenced,
+            shutdown,
+            poll,
+        }
+    }
+
+    /// Call after committing a change that appended events or audit entries, so they are
+    /// sequenced now rather than at the next poll.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Runs the sequencer once, now (tests and shutdown use it to flush).
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        while sequence(&self.db).await? > 0 {}
+        Ok(())
+    }
+
+    /// Events after `after_cursor`, then new ones as they are sequenced, until the client goes
+    /// away or the server shuts down (the client then resumes from its last cursor).
+    pub fn watch(
+        &self,
+        after_cursor: &str,
+        types: Vec<String>,
+    ) -> Result<ReceiverStream<Result<pb::Event, tonic::Status>>, ApiError> {
+        let mut cursor = decode_cursor(after_cursor)?;
+        let (tx, rx) = mpsc::channel(256);
+        let feed = self.clone();
+        tokio::spawn(async move {
+            let mut sequenced = feed.sequenced.clone();
+            loop {
+                match read_after(&feed.db, cursor, 500).await {
+                    Ok(events) if !events.is_empty() => {
+                        for event in events {
+                            cursor = event.position;
+                            if !types.is_empty() && !types.contains(&event.event_type) {
+                                continue;
+                            }
+                            if tx.send(Ok(event.into())).await.is_err() {
+                                return;
+                            }
+                        }
+                        continue;
+                    }
+                    Ok(_) => {}
+                    Err(err) => {
+                        let status = err.into_api().into_status("homeward.events");
+                        let _ = tx.send(Err(status)).await;
+                        return;
+                    }
+                }
+                tokio::select! {
+                    _ = sequenced.changed() => {}
+                    _ = tokio::time::sleep(feed.poll) => {}
+                    _ = feed.shutdown.cancelled() => return,
+                    _ = tx.closed() => return,
+                }
+            }
+        });
+        Ok(ReceiverStream::new(rx))
+    }
+}
+
+async fn run_sequencer(
+    db: Db,
+    wake: Arc<Notify>,
+    sequenced: watch::Sender<u64>,
+    shutdown: CancellationToken,
+    poll: Duration,
+) {
+    let mut total = 0u64;
+    let mut failures = 0u32;
+    loop {
+        match sequence(&db).await {
+            Ok(n) => {
+                failures = 0;
+                if n > 0 {
+                    total += n;
+                    sequenced.send_replace(total);
+                    // More may be waiting beyond one batch.
+                    continue;
+                }
+            }
+            Err(err) => {
+                failures += 1;
+                if failures == 1 || failures.is_multiple_of(50) {
+                    tracing::warn!(error = %err, failures, "sequencer run failed");
+                }
+            }
+        }
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(poll) => {}
+            _ = shutdown.cancelled() => {
+                // Sequence what committed before shutdown so it is not left for the next start.
+                let _ = sequence(&db).await;
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        assert_eq!(decode_cursor(&encode_cursor(42)).unwrap(), 42);
+        assert_eq!(decode_cursor("").unwrap(), 0);
+        assert!(decode_cursor("not-a-cursor").is_err());
+        assert!(decode_cursor(&URL_SAFE_NO_PAD.encode("o1:-3")).is_err());
+    }
+}

@@ -1,0 +1,120 @@
+//! The gRPC server every service runs: health (grpc.health.v1), reflection (v1 and v1alpha),
+//! request limits, load shedding, a span per request joined to the caller's trace, and graceful
+//! shutdown.
+//!
+//! Shutdown order: health turns NOT_SERVING, open watch streams are told to end (clients resume
+//! from their cursor), the listener closes after `drain_delay`, and in-flight requests get
+//! `shutdown_grace` to finish before the server stops regardless.
+
+use std::future::Future;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::{
+    service::Routes,
+    transport::{Server, server::TcpIncoming},
+};
+use tonic_health::ServingStatus;
+use tower::{ServiceBuilder, limit::GlobalConcurrencyLimitLayer};
+
+use crate::config::ServerConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    #[error("transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// Serves `routes` (the service's own gRPC services, already wrapped in their interceptors) on
+/// `listener` until `shutdown` resolves. `names` are the fully qualified service names reported
+/// by health checks; `stop` is cancelled when shutdown begins, for streams and background jobs.
+pub async fn serve(
+    listener: TcpListener,
+    routes: Routes,
+    names: &[&'static str],
+    config: &ServerConfig,
+    shutdown: impl Future<Output = ()>,
+    stop: CancellationToken,
+) -> Result<(), ServeError> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    for name in names {
+        health.set_service_status(*name, ServingStatus::Serving).await;
+    }
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(homeward_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection().build_v1()?;
+    let reflection_v1alpha = reflection().build_v1alpha()?;
+
+    let close = CancellationToken::new();
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let server = Server::builder()
+        .trace_fn(crate::telemetry::grpc_request_span)
+        .timeout(config.request_timeout())
+        .concurrency_limit_per_connection(config.concurrency_limit_per_connection)
+        .load_shed(true)
+        .max_concurrent_streams(config.max_concurrent_streams)
+        .http2_max_pending_accept_reset_streams(Some(64))
+        .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
+        .layer(
+            ServiceBuilder::new()
+                .load_shed()
+                .layer(GlobalConcurrencyLimitLayer::new(config.concurrency_limit)),
+        )
+        .add_routes(routes)
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .serve_with_incoming_shutdown(incoming, close.clone().cancelled_owned());
+    tokio::pin!(server);
+
+    tokio::select! {
+        result = &mut server => return result.map_err(Into::into),
+        _ = shutdown => {}
+    }
+    tracing::info!("shutting down: reporting not serving");
+    health.set_service_status("", ServingStatus::NotServing).await;
+    for name in names {
+        health.set_service_status(*name, ServingStatus::NotServing).await;
+    }
+    stop.cancel();
+    tokio::time::sleep(config.drain_delay()).await;
+    close.cancel();
+    match tokio::time::timeout(config.shutdown_grace(), &mut server).await {
+        Ok(result) => result.map_err(Into::into),
+        Err(_) => {
+            tracing::warn!(
+                grace_ms = config.shutdown_grace_ms,
+                "requests still running at the end of the grace period were cut off"
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutdown signal received");
+}
