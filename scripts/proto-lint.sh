@@ -35,8 +35,15 @@ cd "$repo/proto"
 # buf keeps a cache under $HOME; keep it with the tool so a read-only or odd HOME is no problem.
 export BUF_CACHE_DIR="${BUF_CACHE_DIR:-$repo/.tools/buf/cache}"
 
+# Build first: lint findings on files that do not compile would only add noise.
 echo "proto-lint: buf build" >&2
-"$buf" build --error-format=text -o /dev/null
+if ! "$buf" build --error-format=text -o /dev/null; then
+  echo "proto-lint: the contracts do not compile (errors above)" >&2
+  exit 1
+fi
 echo "proto-lint: buf lint" >&2
-"$buf" lint --error-format=text
+if ! "$buf" lint --error-format=text; then
+  echo "proto-lint: buf lint found problems (above); fix them in the .proto files" >&2
+  exit 1
+fi
 echo "proto-lint: ok (buf $BUF_VERSION)" >&2

@@ -79,8 +79,12 @@ fn chain(head: Option<(i64, String)>, rows: Vec<UnsealedRow>) -> Vec<(i64, i64, 
         .map(|row| {
             sequence += 1;
             let hash = entry_hash(&prev, sequence, &row.fields);
-            let sealed = (row.id, sequence, std::mem::replace(&mut prev, hash.clone()), hash);
-            sealed
+            (
+                row.id,
+                sequence,
+                std::mem::replace(&mut prev, hash.clone()),
+                hash,
+            )
         })
         .collect()
 }
@@ -220,10 +224,18 @@ pub async fn verify(db: &Db, anchor: Option<(u64, &str)>) -> Result<Verification
         }
         for row in rows {
             let problem = if row.sequence != expected {
-                Some(format!("entry {expected} is missing (next entry is {})", row.sequence))
+                Some(format!(
+                    "entry {expected} is missing (next entry is {})",
+                    row.sequence
+                ))
             } else if row.prev_hash.as_deref() != Some(prev.as_str()) {
-                Some(format!("entry {expected} does not follow entry {}", expected - 1))
-            } else if row.hash.as_deref() != Some(entry_hash(&prev, row.sequence, &row.fields).as_str()) {
+                Some(format!(
+                    "entry {expected} does not follow entry {}",
+                    expected - 1
+                ))
+            } else if row.hash.as_deref()
+                != Some(entry_hash(&prev, row.sequence, &row.fields).as_str())
+            {
                 Some(format!("entry {expected} was altered"))
             } else {
                 None
@@ -234,15 +246,15 @@ pub async fn verify(db: &Db, anchor: Option<(u64, &str)>) -> Result<Verification
                 v.problem = problem;
                 break 'pages;
             }
-            if let Some((seq, hash)) = anchor {
-                if seq == row.sequence as u64 {
-                    anchor_seen = true;
-                    if row.hash.as_deref() != Some(hash) {
-                        v.intact = false;
-                        v.first_bad_sequence = seq;
-                        v.problem = format!("entry {seq} does not match the anchor");
-                        break 'pages;
-                    }
+            if let Some((seq, hash)) = anchor
+                && seq == row.sequence as u64
+            {
+                anchor_seen = true;
+                if row.hash.as_deref() != Some(hash) {
+                    v.intact = false;
+                    v.first_bad_sequence = seq;
+                    v.problem = format!("entry {seq} does not match the anchor");
+                    break 'pages;
                 }
             }
             prev = row.hash.unwrap_or_default();
@@ -252,16 +264,17 @@ pub async fn verify(db: &Db, anchor: Option<(u64, &str)>) -> Result<Verification
         }
     }
     v.head_hash = if v.entries == 0 { String::new() } else { prev };
-    if let Some((seq, _)) = anchor {
-        if v.intact && !anchor_seen && seq > 0 {
-            v.intact = false;
-            v.first_bad_sequence = seq;
-            v.problem = format!("entry {seq} named by the anchor is gone: the log was cut short");
-        }
+    if let Some((seq, _)) = anchor
+        && v.intact
+        && !anchor_seen
+        && seq > 0
+    {
+        v.intact = false;
+        v.first_bad_sequence = seq;
+        v.problem = format!("entry {seq} named by the anchor is gone: the log was cut short");
     }
     Ok(v)
 }
-
 
 /// The verifier's verdict.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

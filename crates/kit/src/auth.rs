@@ -131,7 +131,9 @@ impl Principal {
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
-    #[error("no token secret is configured: set HOMEWARD_AUTH__SECRET (32+ bytes) or enable dev mode")]
+    #[error(
+        "no token secret is configured: set HOMEWARD_AUTH__SECRET (32+ bytes) or enable dev mode"
+    )]
     NoSecret,
     #[error("the token secret must be at least 32 bytes")]
     WeakSecret,
@@ -183,7 +185,13 @@ impl TokenKeys {
     }
 
     /// A signed token for `subject`, valid for `ttl`.
-    pub fn mint(&self, subject: &str, roles: &[Role], party: &str, ttl: Duration) -> Result<String, AuthError> {
+    pub fn mint(
+        &self,
+        subject: &str,
+        roles: &[Role],
+        party: &str,
+        ttl: Duration,
+    ) -> Result<String, AuthError> {
         let now = jsonwebtoken::get_current_timestamp();
         let claims = Claims {
             sub: subject.to_string(),
@@ -194,16 +202,23 @@ impl TokenKeys {
             iat: now,
             exp: now + ttl.as_secs(),
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.inner.encoding)
-            .map_err(|e| AuthError::Invalid(e.to_string()))
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &self.inner.encoding,
+        )
+        .map_err(|e| AuthError::Invalid(e.to_string()))
     }
 
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.inner.decoding, &self.inner.validation)
-            .map_err(|e| AuthError::Invalid(e.to_string()))?;
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &self.inner.decoding, &self.inner.validation)
+                .map_err(|e| AuthError::Invalid(e.to_string()))?;
         let c = data.claims;
         if c.sub.trim().is_empty() || c.roles.is_empty() {
-            return Err(AuthError::Invalid("token has no subject or no roles".into()));
+            return Err(AuthError::Invalid(
+                "token has no subject or no roles".into(),
+            ));
         }
         Ok(Principal {
             subject: c.sub,
@@ -228,8 +243,10 @@ impl Authenticator {
 impl tonic::service::Interceptor for Authenticator {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
         let unauthenticated = |why: &str| {
-            ApiError::Unauthenticated(format!("{why}; send `authorization: Bearer <token>` (homewardctl token mint)"))
-                .into_status("homeward.auth")
+            ApiError::Unauthenticated(format!(
+                "{why}; send `authorization: Bearer <token>` (homewardctl token mint)"
+            ))
+            .into_status("homeward.auth")
         };
         let header = request
             .metadata()
@@ -265,7 +282,14 @@ mod tests {
     #[test]
     fn minted_tokens_verify_and_carry_roles_and_party() {
         let k = keys();
-        let t = k.mint("registrar-7", &[Role::Registrar], "UA", Duration::from_secs(60)).unwrap();
+        let t = k
+            .mint(
+                "registrar-7",
+                &[Role::Registrar],
+                "UA",
+                Duration::from_secs(60),
+            )
+            .unwrap();
         let p = k.verify(&t).unwrap();
         assert_eq!(p.subject, "registrar-7");
         assert_eq!(p.roles, vec![Role::Registrar]);
@@ -275,7 +299,9 @@ mod tests {
     #[test]
     fn tampered_wrong_key_and_expired_tokens_are_refused() {
         let k = keys();
-        let t = k.mint("a", &[Role::Auditor], "UA", Duration::from_secs(60)).unwrap();
+        let t = k
+            .mint("a", &[Role::Auditor], "UA", Duration::from_secs(60))
+            .unwrap();
         let mut parts: Vec<String> = t.split('.').map(String::from).collect();
         parts[1] = base64::Engine::encode(
             &base64::engine::general_purpose::URL_SAFE_NO_PAD,
@@ -301,7 +327,8 @@ mod tests {
                 iat: now - 7200,
                 exp: now - 3600,
             };
-            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &k.inner.encoding).unwrap()
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &k.inner.encoding)
+                .unwrap()
         };
         assert!(k.verify(&expired).is_err());
     }

@@ -150,6 +150,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)]
     fn environment_overrides_file_which_overrides_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("c.toml");
@@ -159,7 +160,10 @@ mod tests {
             let cfg: ServerConfig = load(Some(&file)).map_err(|e| e.to_string())?;
             assert_eq!(cfg.max_message_bytes, 1234);
             assert_eq!(cfg.request_timeout_ms, 77);
-            assert_eq!(cfg.concurrency_limit, ServerConfig::default().concurrency_limit);
+            assert_eq!(
+                cfg.concurrency_limit,
+                ServerConfig::default().concurrency_limit
+            );
             Ok(())
         });
     }

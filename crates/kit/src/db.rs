@@ -32,7 +32,10 @@ pub enum Db {
 impl Db {
     /// Connects (retrying while the server is not up yet, for up to `acquire_timeout` × 6) and
     /// runs migrations.
-    pub async fn connect(config: &DatabaseConfig, migrations: &Migrations) -> Result<Self, StoreError> {
+    pub async fn connect(
+        config: &DatabaseConfig,
+        migrations: &Migrations,
+    ) -> Result<Self, StoreError> {
         let url = config.url.trim();
         let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgPoolOptions::new()
@@ -53,15 +56,18 @@ impl Db {
                     }
                 }
             };
-            merged(&KIT_POSTGRES, migrations.postgres)?.run(&pool).await?;
+            merged(&KIT_POSTGRES, migrations.postgres)?
+                .run(&pool)
+                .await?;
             Db::Postgres(pool)
         } else if let Some(path) = url.strip_prefix("sqlite://") {
             let path = path.split('?').next().unwrap_or(path);
-            if let Some(parent) = std::path::Path::new(path).parent() {
-                if !parent.as_os_str().is_empty() {
-                    std::fs::create_dir_all(parent)
-                        .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", parent.display())))?;
-                }
+            if let Some(parent) = std::path::Path::new(path).parent()
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    StoreError::Unavailable(format!("cannot create {}: {e}", parent.display()))
+                })?;
             }
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
@@ -110,7 +116,10 @@ fn merged(kit: &Migrator, service: &Migrator) -> Result<Migrator, StoreError> {
 
 /// Begins a PostgreSQL transaction that holds the advisory lock `key` until it ends: used by
 /// the background jobs that must never run concurrently across replicas.
-pub async fn pg_begin_locked(pool: &PgPool, key: i64) -> Result<Transaction<'static, Postgres>, StoreError> {
+pub async fn pg_begin_locked(
+    pool: &PgPool,
+    key: i64,
+) -> Result<Transaction<'static, Postgres>, StoreError> {
     let mut tx = pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(key)
@@ -121,7 +130,9 @@ pub async fn pg_begin_locked(pool: &PgPool, key: i64) -> Result<Transaction<'sta
 
 /// Begins a SQLite transaction that takes the write lock at once, so it waits for other writers
 /// (busy timeout) instead of failing when it upgrades from reading to writing.
-pub async fn sqlite_begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, StoreError> {
+pub async fn sqlite_begin_write(
+    pool: &SqlitePool,
+) -> Result<Transaction<'static, Sqlite>, StoreError> {
     Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
 }
 

@@ -217,7 +217,9 @@ impl StoreError {
             },
             Self::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "database unavailable");
-                ApiError::Unavailable("the database is unavailable; retry with the same request_id".into())
+                ApiError::Unavailable(
+                    "the database is unavailable; retry with the same request_id".into(),
+                )
             }
             other => ApiError::internal(&other),
         }
@@ -230,8 +232,9 @@ mod tests {
 
     #[test]
     fn invalid_argument_carries_bad_request_and_error_info() {
-        let status = ApiError::InvalidArgument(vec![Violation::new("person.names", "at least one name")])
-            .into_status("homeward.registry");
+        let status =
+            ApiError::InvalidArgument(vec![Violation::new("person.names", "at least one name")])
+                .into_status("homeward.registry");
         assert_eq!(status.code(), Code::InvalidArgument);
         let details = status.get_error_details();
         let bad = details.bad_request().expect("bad request detail");

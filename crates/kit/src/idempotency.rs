@@ -20,10 +20,16 @@ impl RequestKey {
     pub fn new(scope: &'static str, request_id: &str, body: &[u8]) -> Result<Self, ApiError> {
         let request_id = request_id.trim();
         if request_id.is_empty() {
-            return Err(ApiError::invalid("request_id", "required: a unique id per mutation, reused on retry"));
+            return Err(ApiError::invalid(
+                "request_id",
+                "required: a unique id per mutation, reused on retry",
+            ));
         }
         if request_id.len() > 128 || request_id.chars().any(|c| c.is_control()) {
-            return Err(ApiError::invalid("request_id", "at most 128 printable characters"));
+            return Err(ApiError::invalid(
+                "request_id",
+                "at most 128 printable characters",
+            ));
         }
         Ok(Self {
             scope,

@@ -208,7 +208,13 @@ impl EventFeed {
         let wake = Arc::new(Notify::new());
         let (tx, sequenced) = watch::channel(0u64);
         let poll = Duration::from_millis(200);
-        tokio::spawn(run_sequencer(db.clone(), wake.clone(), tx, shutdown.clone(), poll));
+        tokio::spawn(run_sequencer(
+            db.clone(),
+            wake.clone(),
+            tx,
+            shutdown.clone(),
+            poll,
+        ));
         Self {
             db,
             wake,

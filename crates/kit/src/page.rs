@@ -27,7 +27,10 @@ impl Page {
             0 => DEFAULT_PAGE_SIZE,
             n if n < 0 => return Err(ApiError::invalid("page_size", "must not be negative")),
             n if n as u32 > MAX_PAGE_SIZE => {
-                return Err(ApiError::invalid("page_size", format!("at most {MAX_PAGE_SIZE}")));
+                return Err(ApiError::invalid(
+                    "page_size",
+                    format!("at most {MAX_PAGE_SIZE}"),
+                ));
             }
             n => n as u32,
         };
@@ -37,7 +40,11 @@ impl Page {
         } else {
             decode(page_token, &filter)?
         };
-        Ok(Self { size, after, filter })
+        Ok(Self {
+            size,
+            after,
+            filter,
+        })
     }
 
     /// The token for the page after one ending at `last`, or empty when the page was not full.
@@ -66,9 +73,11 @@ fn decode(token: &str, filter: &str) -> Result<i64, ApiError> {
     let text = String::from_utf8(raw).map_err(|_| bad())?;
     let mut parts = text.splitn(3, ':');
     match (parts.next(), parts.next(), parts.next()) {
-        (Some("p1"), Some(f), Some(after)) if f == filter => {
-            after.parse::<i64>().ok().filter(|a| *a >= 0).ok_or_else(bad)
-        }
+        (Some("p1"), Some(f), Some(after)) if f == filter => after
+            .parse::<i64>()
+            .ok()
+            .filter(|a| *a >= 0)
+            .ok_or_else(bad),
         (Some("p1"), Some(_), Some(_)) => Err(ApiError::invalid(
             "page_token",
             "the token was issued for different filters; start again without a token",
@@ -92,7 +101,9 @@ mod tests {
 
     #[test]
     fn tokens_from_other_filters_or_forged_are_refused() {
-        let token = Page::from_request(2, "", "status=1").unwrap().next_token(2, Some(3));
+        let token = Page::from_request(2, "", "status=1")
+            .unwrap()
+            .next_token(2, Some(3));
         assert!(Page::from_request(2, &token, "status=2").is_err());
         assert!(Page::from_request(2, "garbage!", "status=1").is_err());
         assert!(Page::from_request(2, &URL_SAFE_NO_PAD.encode("p1:zz:-1"), "").is_err());
@@ -102,6 +113,9 @@ mod tests {
     fn page_sizes_are_bounded() {
         assert!(Page::from_request(-1, "", "").is_err());
         assert!(Page::from_request(1_001, "", "").is_err());
-        assert_eq!(Page::from_request(0, "", "").unwrap().size, DEFAULT_PAGE_SIZE);
+        assert_eq!(
+            Page::from_request(0, "", "").unwrap().size,
+            DEFAULT_PAGE_SIZE
+        );
     }
 }

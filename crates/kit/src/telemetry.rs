@@ -74,7 +74,10 @@ pub fn init(service: &'static str, config: &TelemetryConfig) -> TelemetryGuard {
             .with_tracer(provider.tracer(service))
             .boxed()
     });
-    let registry = tracing_subscriber::registry().with(filter).with(fmt).with(otel);
+    let registry = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .with(otel);
     // A second init (tests start several services in one process) keeps the first subscriber.
     let _ = registry.try_init();
     if provider.is_some() {
@@ -147,7 +150,9 @@ pub fn grpc_request_span(request: &http::Request<()>) -> tracing::Span {
 /// Adds the current span's trace context to an outgoing request's metadata.
 pub fn inject_trace_context(metadata: &mut tonic::metadata::MetadataMap) {
     let context = tracing::Span::current().context();
-    global::get_text_map_propagator(|p| p.inject_context(&context, &mut MetadataInjector(metadata)));
+    global::get_text_map_propagator(|p| {
+        p.inject_context(&context, &mut MetadataInjector(metadata))
+    });
 }
 
 /// The current span's `traceparent`, stored with outbox events so consumers continue the trace.

@@ -1,0 +1,42 @@
+# Homeward: `make run` runs everything in one process; `make test` runs every test.
+SHELL := bash
+CARGO ?= cargo
+
+.PHONY: help run test lint fmt proto-lint build bench bench-quick clean
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+run: ## Build and run all services in one process on SQLite (data in ./data)
+	HOMEWARD_AUTH__DEV_MODE=$${HOMEWARD_AUTH__DEV_MODE:-true} \
+	HOMEWARD_DATA_DIR=$${HOMEWARD_DATA_DIR:-$(CURDIR)/data} \
+	$(CARGO) run -p homeward
+
+test: ## Run every test (starts the local PostgreSQL if it is down)
+	./scripts/ensure-postgres.sh
+	$(CARGO) nextest run --workspace --no-fail-fast
+
+lint: ## Formatting and clippy, warnings as errors
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt: ## Format the code
+	$(CARGO) fmt --all
+
+proto-lint: ## Lint and build the protobuf contracts with buf (installed from npm on first use)
+	./scripts/proto-lint.sh
+
+build: ## Build every binary
+	$(CARGO) build --workspace
+
+bench: ## Registry benchmarks on PostgreSQL (figures in docs/BENCHMARKS.md)
+	./scripts/ensure-postgres.sh
+	$(CARGO) run --release -p homeward-bench --bin registry-bench -- --report docs/BENCHMARKS.md
+
+bench-quick: ## The benchmarks at toy sizes, as a smoke test
+	./scripts/ensure-postgres.sh
+	$(CARGO) run --release -p homeward-bench --bin registry-bench -- --quick
+
+clean: ## Remove build output and local data
+	$(CARGO) clean
+	rm -rf data

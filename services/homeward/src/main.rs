@@ -1,0 +1,99 @@
+//! `homeward`: every Homeward service in one process (monolithic mode), each on its own port,
+//! each with its own SQLite database under one data folder. The same service code runs here as
+//! in the separate binaries; only the wiring differs.
+
+#![forbid(unsafe_code)]
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use clap::Parser;
+use homeward_kit::{
+    auth::AuthConfig,
+    config::{DatabaseConfig, ServerConfig},
+    telemetry::TelemetryConfig,
+};
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(version, about = "Homeward: all services in one process on SQLite")]
+struct Args {
+    /// TOML configuration file; HOMEWARD_* environment variables override it.
+    #[arg(long, env = "HOMEWARD_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+struct Config {
+    /// Folder holding one SQLite database per service.
+    data_dir: PathBuf,
+    /// Limits shared by every service's server (the listen address is per service).
+    server: ServerConfig,
+    registry: Listen,
+    auth: AuthConfig,
+    telemetry: TelemetryConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Listen {
+    listen: SocketAddr,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            server: ServerConfig::default(),
+            registry: Listen {
+                listen: SocketAddr::from(([127, 0, 0, 1], homeward_registry::config::DEFAULT_PORT)),
+            },
+            auth: AuthConfig::default(),
+            telemetry: TelemetryConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    fn database(&self, service: &str) -> DatabaseConfig {
+        DatabaseConfig {
+            url: format!(
+                "sqlite://{}",
+                self.data_dir.join(format!("{service}.db")).display()
+            ),
+            ..DatabaseConfig::default()
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    let config: Config = homeward_kit::config::load(args.config.as_deref())?;
+    let _telemetry = homeward_kit::telemetry::init("homeward", &config.telemetry);
+
+    let registry = homeward_registry::Application::build(homeward_registry::RegistryConfig {
+        server: ServerConfig {
+            listen: config.registry.listen,
+            ..config.server.clone()
+        },
+        database: config.database("registry"),
+        auth: config.auth.clone(),
+        telemetry: config.telemetry.clone(),
+    })
+    .await?;
+    tracing::info!(data_dir = %config.data_dir.display(), "homeward running in one process");
+    println!(
+        "registry     grpc://{}  (homeward.registry.v1.RegistryService)",
+        registry.local_addr()
+    );
+
+    let stop = CancellationToken::new();
+    let signal = stop.clone();
+    tokio::spawn(async move {
+        homeward_kit::server::shutdown_signal().await;
+        signal.cancel();
+    });
+    registry.run_until(stop.cancelled_owned()).await?;
+    Ok(())
+}

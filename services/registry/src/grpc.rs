@@ -1,0 +1,1313 @@
+//! `homeward.registry.v1.RegistryService`: each handler authorises the caller, turns the request
+//! into domain values (`convert`), applies the rules (`domain`), and hands one `WriteBatch` to
+//! the store. Replays of a request id are answered from the stored first response.
+
+use std::{collections::HashSet, pin::Pin, sync::Arc};
+
+use futures::Stream;
+use homeward_kit::{
+    ApiError, StoreError,
+    audit::{self, AuditEntry},
+    auth::{Principal, Role},
+    idempotency::RequestKey,
+    outbox::{EventFeed, NewEvent},
+    page::Page,
+    timestamp,
+};
+use homeward_proto::registry::v1::{self as pb, registry_service_server::RegistryService};
+use prost::Message;
+use tonic::{Request, Response, Status as GrpcStatus, Streaming};
+use uuid::Uuid;
+
+use crate::{
+    convert::{self, Check},
+    domain::*,
+    error::RegistryError,
+    names,
+    search::{self, Probe},
+    store::{ListFilter, PersonWrite, RegistryStore, Reservation, WriteBatch, WriteOutcome},
+};
+
+const WRITERS: &[Role] = &[Role::Registrar, Role::Admin, Role::Service];
+const EXCHANGE: &[Role] = &[Role::ExchangeOfficer, Role::Admin, Role::Service];
+const READERS: &[Role] = &[
+    Role::Registrar,
+    Role::ExchangeOfficer,
+    Role::FamilyLiaison,
+    Role::Auditor,
+    Role::TracingAgency,
+    Role::Admin,
+    Role::Service,
+];
+const EVENT_READERS: &[Role] = &[
+    Role::Service,
+    Role::Admin,
+    Role::Auditor,
+    Role::TracingAgency,
+];
+const AUDITORS: &[Role] = &[Role::Auditor, Role::TracingAgency, Role::Admin];
+const IMPORT_CHUNK: usize = 500;
+const MAX_IMPORT_ERRORS: usize = 1_000;
+const MAX_BATCH_IDS: usize = 5_000;
+
+type Result<T, E = RegistryError> = std::result::Result<T, E>;
+
+pub struct Registry {
+    store: Arc<dyn RegistryStore>,
+    feed: EventFeed,
+}
+
+impl Registry {
+    pub fn new(store: Arc<dyn RegistryStore>, feed: EventFeed) -> Self {
+        Self { store, feed }
+    }
+
+    /// The request id of a mutation, fingerprinted over the request without it.
+    fn key<M: Message + Clone>(
+        scope: &'static str,
+        request_id: &str,
+        request: &M,
+        clear: impl FnOnce(&mut M),
+    ) -> Result<RequestKey> {
+        let mut body = request.clone();
+        clear(&mut body);
+        Ok(RequestKey::new(scope, request_id, &body.encode_to_vec())?)
+    }
+
+    /// The stored first response for `key`, if the request was handled before.
+    async fn replayed<R: Message + Default>(&self, key: &RequestKey) -> Result<Option<R>> {
+        match self.store.lookup_request(key).await? {
+            Some(replay) => Ok(Some(decode(&replay.into_result(&key.request_id)?)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Writes the batch and returns `response`, or the first response if the request id was
+    /// handled in the meantime.
+    async fn commit<R: Message + Default>(&self, mut batch: WriteBatch, response: R) -> Result<R> {
+        batch.response = response.encode_to_vec();
+        match self.store.write(&batch).await {
+            Ok(WriteOutcome::Applied) => {
+                self.feed.wake();
+                Ok(response)
+            }
+            Ok(WriteOutcome::Replayed(replay)) => {
+                let key = batch
+                    .key
+                    .as_ref()
+                    .map(|k| k.request_id.as_str())
+                    .unwrap_or_default();
+                decode(&replay.into_result(key)?)
+            }
+            Err(StoreError::UniqueViolation(c)) if c.contains("idempotency") => {
+                // A concurrent duplicate of this request won the race: answer with its result.
+                let key = batch.key.as_ref().ok_or(StoreError::UniqueViolation(c))?;
+                self.replayed(key)
+                    .await?
+                    .ok_or(RegistryError::Store(StoreError::Conflict))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn load(&self, field: &str, id: &str) -> Result<Person> {
+        let uuid = parse_id(field, id)?;
+        self.store
+            .get_person(uuid)
+            .await?
+            .ok_or_else(|| RegistryError::NotFound(id.to_string()))
+    }
+
+    async fn load_many(&self, ids: &[String]) -> Result<Vec<Person>> {
+        if ids.is_empty() {
+            return Err(invalid("person_ids", "at least one person id"));
+        }
+        if ids.len() > MAX_BATCH_IDS {
+            return Err(invalid(
+                "person_ids",
+                format!("at most {MAX_BATCH_IDS} ids per call"),
+            ));
+        }
+        let mut uuids = Vec::with_capacity(ids.len());
+        let mut seen = HashSet::new();
+        for (i, id) in ids.iter().enumerate() {
+            let uuid = parse_id(&format!("person_ids[{i}]"), id)?;
+            if seen.insert(uuid) {
+                uuids.push(uuid);
+            }
+        }
+        let found = self.store.get_persons(&uuids).await?;
+        if let Some(missing) = uuids.iter().find(|u| !found.iter().any(|p| p.id == **u)) {
+            return Err(RegistryError::NotFound(missing.to_string()));
+        }
+        // Request order, so responses and events are predictable.
+        let mut ordered = Vec::with_capacity(uuids.len());
+        for u in uuids {
+            if let Some(p) = found.iter().find(|p| p.id == u) {
+                ordered.push(p.clone());
+            }
+        }
+        Ok(ordered)
+    }
+
+    fn status_event(person: &Person, previous: Status, entry: &StatusEntry) -> NewEvent {
+        NewEvent::new(
+            "registry.person.status_changed",
+            &person.id.to_string(),
+            &pb::PersonStatusChanged {
+                person: Some(convert::person_to_pb(person)),
+                previous_status: convert::status_to_pb(previous) as i32,
+                change: Some(convert::entry_to_pb(entry)),
+            },
+        )
+    }
+
+    async fn create_person(
+        &self,
+        who: &Principal,
+        req: pb::CreatePersonRequest,
+    ) -> Result<pb::CreatePersonResponse> {
+        who.require_any(WRITERS)?;
+        let key = Self::key("create_person", &req.request_id, &req, |r| {
+            r.request_id.clear()
+        })?;
+        if let Some(done) = self.replayed(&key).await? {
+            return Ok(done);
+        }
+        let mut check = Check::default();
+        let Some(input) = req.person.as_ref() else {
+            return Err(invalid("person", "required"));
+        };
+        let (person, entry) = new_person(
+            &mut check,
+            "person",
+            input,
+            req.source,
+            req.reliability,
+            who,
+        );
+        check.into_result(()).map_err(RegistryError::Invalid)?;
+        let response = pb::CreatePersonResponse {
+            person: Some(convert::person_to_pb(&person)),
+        };
+        let batch = WriteBatch {
+            events: vec![NewEvent::new(
+                "registry.person.created",
+                &person.id.to_string(),
+                &pb::PersonCreated {
+                    person: response.person.clone(),
+                },
+            )],
+            audit: vec![audit_entry(
+                who,
+                "person.create",
+                &person.id.to_string(),
+                &key.request_id,
+                serde_json::json!({"status": person.status.name()}),
+            )],
+            persons: vec![PersonWrite {
+                person,
+                expected_version: None,
+                history: Some(entry),
+                reservation: Reservation::None,
+            }],
+            key: Some(key),
+            response: vec![],
+        };
+        self.commit(batch, response).await
+    }
+
+    async fn update_person(
+        &self,
+        who: &Principal,
+        req: pb::UpdatePersonRequest,
+    ) -> Result<pb::UpdatePersonResponse> {
+        who.require_any(WRITERS)?;
+        let key = Self::key("update_person", &req.request_id, &req, |r| {
+            r.request_id.clear()
+        })?;
+        if let Some(done) = self.replayed(&key).await? {
+            return Ok(done);
+        }
+        let input = req
+            .person
+            .as_ref()
+            .ok_or_else(|| invalid("person", "required"))?;
+        let paths = req
+            .update_mask
+            .as_ref()
+            .map(|m| m.paths.clone())
+            .unwrap_or_default();
+        if paths.is_empty() {
+            return Err(invalid(
+                "update_mask",
+                "name the fields to change, e.g. names,unit",
+            ));
+        }
+        if input.etag.is_empty() {
+            return Err(invalid(
+                "person.etag",
+                "required: the etag of the record as read",
+            ));
+        }
+        let current = self.load("person.id", &input.id).await?;
+        let mut merged = convert::person_to_pb(&current);
+        for path in &paths {
+            apply_path(&mut merged, input, path)?;
+        }
+        if input.etag != current.etag() {
+            return Err(RegistryError::EtagMismatch {
+                given: input.etag.clone(),
+                current: current.etag(),
+            });
+        }
+        let mut check = Check::default();
+        let identity = convert::identity(&mut check, "person", &merged);
+        check.into_result(()).map_err(RegistryError::Invalid)?;
+        let mut person = current.clone();
+        person.identity = identity;
+        person.version += 1;
+        person.updated_at_us = timestamp::now_micros();
+        let response = pb::UpdatePersonResponse {
+            person: Some(convert::person_to_pb(&person)),
+        };
+        let id = person.id.to_string();
+        let batch = WriteBatch {
+            events: vec![NewEvent::new(
+                "registry.person.updated",
+                &id,
+                &pb::PersonUpdated {
+                    person: response.person.clone(),
+                    changed_fields: paths.clone(),
+                },
+            )],
+            audit: vec![audit_entry(
+                who,
+                "person.update",
+                &id,
+                &key.request_id,
+                serde_json::json!({"fields": paths}),
+            )],
+            persons: vec![PersonWrite {
+                person,
+                expected_version: Some(current.version),
+                history: None,
+                reservation: Reservation::None,
+            }],
+            key: Some(key),
+            response: vec![],
+        };
+        self.commit(batch, response).await
+    }
+
+    async fn list_persons(
+        &self,
+        who: &Principal,
+        req: pb::ListPersonsRequest,
+    ) -> Result<pb::ListPersonsResponse> {
+        who.require_any(READERS)?;
+        let mut check = Check::default();
+        let filter = ListFilter {
+            status: (req.status != 0)
+                .then(|| convert::status(req.status))
+                .flatten(),
+            category: (req.category != 0)
+                .then(|| convert::category(req.category))
+                .flatten(),
+            holding_party: Some(check.party("holding_party", &req.holding_party, false))
+                .filter(|s| !s.is_empty()),
+            affiliated_party: Some(check.party("affiliated_party", &req.affiliated_party, false))
+                .filter(|s| !s.is_empty()),
+        };
+        if req.status != 0 && filter.status.is_none() {
+            check.fail("status", "unknown status");
+        }
+        if req.category != 0 && filter.category.is_none() {
+            check.fail("category", "unknown category");
+        }
+        check.into_result(()).map_err(RegistryError::Invalid)?;
+        let page = Page::from_request(req.page_size, &req.page_token, &format!("{filter:?}"))?;
+        let rows = self
+            .store
+            .list_persons(&filter, page.after, page.limit())
+            .await?;
+        Ok(pb::ListPersonsResponse {
+            next_page_token: page.next_token(rows.len(), rows.last().map(|(seq, _)| *seq)),
+            persons: rows.iter().map(|(_, p)| convert::person_to_pb(p)).collect(),
+        })
+    }
+
+    async fn search_persons(
+        &self,
+        who: &Principal,
+        req: pb::SearchPersonsRequest,
+    ) -> Result<pb::SearchPersonsResponse> {
+        who.require_any(READERS)?;
+        let mut check = Check::default();
+        let query = check.text("query", &req.query, true);
+        let birth_date = check.date("birth_date", req.birth_date.as_ref());
+        let max = match req.max_results {
+            0 => 20,
+            n @ 1..=100 => n as usize,
+            _ => {
+                check.fail("max_results", "1 to 100");
+                0
+            }
+        };
+        let sex = convert::sex(req.sex);
+        if sex.is_none() {
+            check.fail("sex", "unknown value");
+        }
+        let category = (req.category != 0)
+            .then(|| convert::category(req.category))
+            .flatten();
+        if req.category != 0 && category.is_none() {
+            check.fail("category", "unknown category");
+        }
+        let keys = names::tokens(&query);
+        if !query.is_empty() && keys.is_empty() {
+            check.fail("query", "needs at least one name of two or more letters");
+        }
+        check.into_result(()).map_err(RegistryError::Invalid)?;
+        let probe = Probe {
+            keys,
+            birth_date,
+            sex,
+            category,
+            service_number: String::new(),
+        };
+        let candidates = self.store.search_candidates(&probe.keys, 500).await?;
+        Ok(pb::SearchPersonsResponse {
+            results: search::rank(&probe, candidates, 0.0, max)
+                .into_iter()
+                .map(|s| pb::SearchResult {
+                    person: Some(convert::person_to_pb(&s.person)),
+                    score: s.score,
+                    explanation: s.explanation,
+                })
+                .collect(),
+        })
+    }
+
+    async fn match_persons(
+        &self,
+        who: &Principal,
+        req: pb::MatchPersonsRequest,
+    ) -> Result<pb::MatchPersonsResponse> {
+        who.require_any(READERS)?;
+        let mut check = Check::default();
+        if req.identities.is_empty() || req.identities.len() > MAX_BATCH_IDS {
+            check.fail("identities", format!("1 to {MAX_BATCH_IDS} identities"));
+        }
+        let min = if req.min_confidence == 0.0 {
+            0.5
+        } else {
+            req.min_confidence
+        };
+        if !(0.0..=1.0).contains(&min) {
+            check.fail("min_confidence", "between 0 and 1");
+        }
+        let max = match req.max_candidates {
+            0 => 5,
+            n @ 1..=20 => n as usize,
+            _ => {
+                check.fail("max_candidates", "1 to 20");
+                0
+            }
+        };
+        let probes: Vec<(String, Probe)> = req
+            .identities
+            .iter()
+            .enumerate()
+            .map(|(i, identity)| {
+                let f = |s: &str| format!("identities[{i}].{s}");
+                let names = convert::names(&mut check, &f("names"), &identity.names);
+                let keys = names::person_keys(&names);
+                let probe = Probe {
+                    keys,
+                    birth_date: check.date(&f("birth_date"), identity.birth_date.as_ref()),
+                    sex: convert::sex(identity.sex),
+                    category: convert::category(identity.category),
+                    service_number: check.text(
+                        &f("service_number"),
+                        &identity.service_number,
+                        false,
+                    ),
+                };
+                (identity.reference.clone(), probe)
+            })
+            .collect();
+        check.into_result(()).map_err(RegistryError::Invalid)?;
+        let mut matches = Vec::with_capacity(probes.len());
+        for (reference, probe) in probes {
+            let candidates = self.store.search_candidates(&probe.keys, 200).await?;
+            matches.push(pb::IdentityMatches {
+                reference,
+                candidates: search::rank(&probe, candidates, min, max)
+                    .into_iter()
+                    .map(|s| pb::MatchCandidate {
+                        person_id: s.person.id.to_string(),
+                        confidence: s.score,
+                        explanation: s.explanation,
+                    })
+                    .collect(),
+            });
+        }
+        Ok(pb::MatchPersonsResponse { matches })
+    }
+
+    async fn import_persons(
+        &self,
+        who: &Principal,
+        mut stream: Streaming<pb::ImportPersonsRequest>,
+    ) -> Result<pb::ImportPersonsResponse> {
+        who.require_any(WRITERS)?;
+        let header = match stream
+            .message()
+            .await
+            .map_err(|s| invalid("header", s.message().to_string()))?
+        {
+            Some(pb::ImportPersonsRequest {
+                item: Some(pb::import_persons_request::Item::Header(h)),
+            }) => h,
+            _ => {
+                return Err(invalid(
+                    "header",
+                    "the first message must be the import header",
+                ));
+            }
+        };
+        let key = Self::key("import_persons", &header.request_id, &header, |h| {
+            h.request_id.clear()
+        })?;
+        if let Some(mut done) = self.replayed::<pb::ImportPersonsResponse>(&key).await? {
+            done.replayed = true;
+            return Ok(done);
+        }
+        let mut summary = pb::ImportPersonsResponse::default();
+        let mut chunk: Vec<(u64, PersonWrite)> = Vec::with_capacity(IMPORT_CHUNK);
+        let mut received_in_chunk = 0usize;
+        let mut chunk_no = 0u64;
+        loop {
+            let message = stream
+                .message()
+                .await
+                .map_err(|s| invalid("row", format!("the import stream broke: {}", s.message())))?;
+            let Some(message) = message else { break };
+            let row = match message.item {
+                Some(pb::import_persons_request::Item::Row(row)) => row,
+                _ => return Err(invalid("header", "only the first message may be a header")),
+            };
+            summary.rows_received += 1;
+            received_in_chunk += 1;
+            let row_number = if row.row_number == 0 {
+                summary.rows_received
+            } else {
+                row.row_number
+            };
+            let mut check = Check::default();
+            match row.person.as_ref() {
+                None => check.fail("person", "required"),
+                Some(p) => {
+                    let (person, entry) = new_person(
+                        &mut check,
+                        "person",
+                        p,
+                        header.source,
+                        header.reliability,
+                        who,
+                    );
+                    if check.violations.is_empty() {
+                        chunk.push((
+                            row_number,
+                            PersonWrite {
+                                person,
+                                expected_version: None,
+                                history: Some(entry),
+                                reservation: Reservation::None,
+                            },
+                        ));
+                    }
+                }
+            }
+            reject(&mut summary, row_number, check.violations);
+            if received_in_chunk == IMPORT_CHUNK {
+                self.import_chunk(
+                    who,
+                    &key,
+                    chunk_no,
+                    std::mem::take(&mut chunk),
+                    &mut summary,
+                )
+                .await?;
+                chunk_no += 1;
+                received_in_chunk = 0;
+            }
+        }
+        if received_in_chunk > 0 {
+            self.import_chunk(who, &key, chunk_no, chunk, &mut summary)
+                .await?;
+        }
+        summary.rows_rejected = summary.rows_received - summary.rows_imported;
+        let batch = WriteBatch {
+            audit: vec![audit_entry(
+                who,
+                "person.import",
+                "persons",
+                &key.request_id,
+                serde_json::json!({"received": summary.rows_received, "imported": summary.rows_imported}),
+            )],
+            key: Some(key),
+            ..WriteBatch::default()
+        };
+        self.commit(batch, summary).await
+    }
+
+    /// Writes one chunk of valid rows in one transaction, under its own request id so a retried
+    /// import does not write it twice. Rows refused by the database (a taken file reference) are
+    /// retried one by one so only they are rejected.
+    async fn import_chunk(
+        &self,
+        who: &Principal,
+        key: &RequestKey,
+        chunk_no: u64,
+        rows: Vec<(u64, PersonWrite)>,
+        summary: &mut pb::ImportPersonsResponse,
+    ) -> Result<()> {
+        let chunk_key = RequestKey::new(
+            "import_persons_chunk",
+            &format!("{}#{chunk_no}", key.request_id),
+            key.fingerprint.as_bytes(),
+        )?;
+        let count = rows.len() as u64;
+        let batch = import_batch(
+            who,
+            &key.request_id,
+            Some(chunk_key.clone()),
+            rows.iter().map(|(_, w)| w.clone()).collect(),
+        );
+        match self.store.write(&batch).await {
+            Ok(_) => {
+                summary.rows_imported += count;
+                self.feed.wake();
+                Ok(())
+            }
+            Err(StoreError::UniqueViolation(c)) if c.contains("file_reference") => {
+                for (row_number, write) in rows {
+                    match self
+                        .store
+                        .write(&import_batch(who, &key.request_id, None, vec![write]))
+                        .await
+                    {
+                        Ok(_) => summary.rows_imported += 1,
+                        Err(StoreError::UniqueViolation(c)) if c.contains("file_reference") => {
+                            reject(
+                                summary,
+                                row_number,
+                                vec![homeward_kit::error::Violation::new(
+                                    "person.file_reference",
+                                    "already used by another person",
+                                )],
+                            )
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                let marker = WriteBatch {
+                    key: Some(chunk_key),
+                    ..WriteBatch::default()
+                };
+                self.store.write(&marker).await?;
+                self.feed.wake();
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn record_status_change(
+        &self,
+        who: &Principal,
+        req: pb::RecordStatusChangeRequest,
+    ) -> Result<pb::RecordStatusChangeResponse> {
+        who.require_any(WRITERS)?;
+        let key = Self::key("record_status_change", &req.request_id, &req, |r| {
+            r.request_id.clear()
+        })?;
+        if let Some(done) = self.replayed(&key).await? {
+            return Ok(done);
+        }
+        let mut check = Check::default();
+        let change = convert::status_change(&mut check, req.change.as_ref());
+        check.into_result(()).map_err(RegistryError::Invalid)?;
+        let Some((status, mut entry)) = change else {
+            return Err(invalid("change", "required"));
+        };
+        let current = self.load("person_id", &req.person_id).await?;
+        if !req.etag.is_empty() && req.etag != current.etag() {
+            return Err(RegistryError::EtagMismatch {
+                given: req.etag.clone(),
+                current: current.etag(),
+            });
+        }
+        check_transition(current.status, status, entry.capture.is_some())?;
+        let mut person = current.clone();
+        let mut reservation = Reservation::None;
+        if let Some(exchange) = &current.reserved_for {
+            // A reserved person may fall ill and stay reserved; anything else ends the reservation.
+            if status != Status::Hospitalised {
+                reservation = Reservation::Release(exchange.clone());
+                person.reserved_for = None;
+                person.status_before_reservation = None;
+                entry.exchange_id = Some(exchange.clone());
+            }
+        }
+        person.status = status;
+        person.status_at_us = entry.occurred_at_us;
+        if !entry.detention_place.is_empty() {
+            person.identity.detention_place = entry.detention_place.clone();
+        }
+        if entry.capture.is_some() {
+            person.identity.capture = entry.capture.clone();
+        }
+        stamp(&mut person, &mut entry, who);
+        let response = pb::RecordStatusChangeResponse {
+            person: Some(convert::person_to_pb(&person)),
+            change: Some(convert::entry_to_pb(&entry)),
+        };
+        let id = person.id.to_string();
+        let batch = WriteBatch {
+            events: vec![Self::status_event(&person, current.status, &entry)],
+            audit: vec![audit_entry(
+                who,
+                "person.status_change",
+                &id,
+                &key.request_id,
+                serde_json::json!({"from": current.status.name(), "to": status.name()}),
+            )],
+            persons: vec![PersonWrite {
+                person,
+                expected_version: Some(current.version),
+                history: Some(entry),
+                reservation,
+            }],
+            key: Some(key),
+            response: vec![],
+        };
+        self.commit(batch, response).await
+    }
+
+    async fn get_person_history(
+        &self,
+        who: &Principal,
+        req: pb::GetPersonHistoryRequest,
+    ) -> Result<pb::GetPersonHistoryResponse> {
+        who.require_any(READERS)?;
+        let id = parse_id("person_id", &req.person_id)?;
+        let page = Page::from_request(req.page_size, &req.page_token, &req.person_id)?;
+        if page.after == 0 && self.store.get_person(id).await?.is_none() {
+            return Err(RegistryError::NotFound(req.person_id));
+        }
+        let entries = self.store.history(id, page.after, page.limit()).await?;
+        Ok(pb::GetPersonHistoryResponse {
+            next_page_token: page.next_token(entries.len(), entries.last().map(|e| e.sequence)),
+            changes: entries.iter().map(convert::entry_to_pb).collect(),
+        })
+    }
+
+    /// A status step applied to several persons of one exchange at once (reserve, release,
+    /// repatriate), all or nothing.
+    async fn exchange_step(
+        &self,
+        who: &Principal,
+        key: RequestKey,
+        exchange_id: &str,
+        persons: Vec<Person>,
+        action: &str,
+        step: impl Fn(&Person) -> Result<Option<(Person, StatusEntry, Reservation)>>,
+    ) -> Result<Vec<pb::Person>> {
+        let mut batch = WriteBatch::default();
+        let mut out = Vec::with_capacity(persons.len());
+        for current in &persons {
+            match step(current)? {
+                None => out.push(convert::person_to_pb(current)),
+                Some((mut person, mut entry, reservation)) => {
+                    entry.exchange_id = Some(exchange_id.to_string());
+                    entry.source = Source::OwnReport;
+                    entry.reliability = Reliability::CompletelyReliable;
+                    entry.occurred_at_us = timestamp::now_micros();
+                    person.status_at_us = entry.occurred_at_us;
+                    stamp(&mut person, &mut entry, who);
+                    batch
+                        .events
+                        .push(Self::status_event(&person, current.status, &entry));
+                    out.push(convert::person_to_pb(&person));
+                    batch.persons.push(PersonWrite {
+                        person,
+                        expected_version: Some(current.version),
+                        history: Some(entry),
+                        reservation,
+                    });
+                }
+            }
+        }
+        batch.audit.push(audit_entry(
+            who,
+            action,
+            exchange_id,
+            &key.request_id,
+            serde_json::json!({"persons": batch.persons.iter().map(|w| w.person.id.to_string()).collect::<Vec<_>>()}),
+        ));
+        batch.key = Some(key);
+        Ok(self
+            .commit(batch, pb::ReservePersonsResponse { persons: out })
+            .await?
+            .persons)
+    }
+
+    async fn reserve_persons(
+        &self,
+        who: &Principal,
+        req: pb::ReservePersonsRequest,
+    ) -> Result<pb::ReservePersonsResponse> {
+        who.require_any(EXCHANGE)?;
+        let exchange = exchange_id(&req.exchange_id)?;
+        let key = Self::key("reserve_persons", &req.request_id, &req, |r| {
+            r.request_id.clear()
+        })?;
+        if let Some(done) = self.replayed(&key).await? {
+            return Ok(done);
+        }
+        let persons = self.load_many(&req.person_ids).await?;
+        let elsewhere: Vec<Uuid> = persons
+            .iter()
+            .filter(|p| p.reserved_for.as_ref().is_some_and(|e| *e != exchange))
+            .map(|p| p.id)
+            .collect();
+        if !elsewhere.is_empty() {
+            return Err(RegistryError::ReservedElsewhere(elsewhere));
+        }
+        let not_held: Vec<Uuid> = persons
+            .iter()
+            .filter(|p| p.reserved_for.is_none() && !p.status.in_custody())
+            .map(|p| p.id)
+            .collect();
+        if !not_held.is_empty() {
+            return Err(RegistryError::NotReservable(not_held));
+        }
+        let persons = self
+            .exchange_step(who, key, &exchange, persons, "exchange.reserve", |p| {
+                if p.reserved_for.is_some() {
+                    return Ok(None);
+                }
+                let mut next = p.clone();
+                next.status_before_reservation = Some(p.status);
+                next.status = Status::ReservedForExchange;
+                next.reserved_for = Some(exchange.clone());
+                Ok(Some((
+                    next,
+                    blank_entry(Status::ReservedForExchange),
+                    Reservation::Reserve(exchange.clone()),
+                )))
+            })
+            .await?;
+        Ok(pb::ReservePersonsResponse { persons })
+    }
+
+    async fn release_persons(
+        &self,
+        who: &Principal,
+        req: pb::ReleasePersonsRequest,
+    ) -> Result<pb::ReleasePersonsResponse> {
+        who.require_any(EXCHANGE)?;
+        let exchange = exchange_id(&req.exchange_id)?;
+        let key = Self::key("release_persons", &req.request_id, &req, |r| {
+            r.request_id.clear()
+        })?;
+        if let Some(done) = self.replayed(&key).await? {
+            return Ok(done);
+        }
+        let ids: Vec<String> = if req.person_ids.is_empty() {
+            self.store
+                .reserved_for(&exchange)
+                .await?
+                .iter()
+                .map(Uuid::to_string)
+                .collect()
+        } else {
+            req.person_ids.clone()
+        };
+        if ids.is_empty() {
+            return Ok(pb::ReleasePersonsResponse::default());
+        }
+        let persons = self.load_many(&ids).await?;
+        let elsewhere: Vec<Uuid> = persons
+            .iter()
+            .filter(|p| p.reserved_for.as_ref().is_some_and(|e| *e != exchange))
+            .map(|p| p.id)
+            .collect();
+        if !elsewhere.is_empty() {
+            return Err(RegistryError::NotReservedFor {
+                exchange,
+                persons: elsewhere,
+            });
+        }
+        let persons = self
+            .exchange_step(who, key, &exchange, persons, "exchange.release", |p| {
+                if p.reserved_for.is_none() {
+                    return Ok(None);
+                }
+                let mut next = p.clone();
+                if p.status == Status::ReservedForExchange {
+                    next.status = p.status_before_reservation.unwrap_or(Status::Interned);
+                }
+                next.reserved_for = None;
+                next.status_before_reservation = None;
+                let mut entry = blank_entry(next.status);
+                entry.note = req.reason.chars().take(200).collect();
+                Ok(Some((next, entry, Reservation::Release(exchange.clone()))))
+            })
+            .await?;
+        Ok(pb::ReleasePersonsResponse { persons })
+    }
+
+    async fn mark_repatriated(
+        &self,
+        who: &Principal,
+        req: pb::MarkRepatriatedRequest,
+    ) -> Result<pb::MarkRepatriatedResponse> {
+        who.require_any(EXCHANGE)?;
+        let exchange = exchange_id(&req.exchange_id)?;
+        let key = Self::key("mark_repatriated", &req.request_id, &req, |r| {
+            r.request_id.clear()
+        })?;
+        if let Some(done) = self.replayed(&key).await? {
+            return Ok(done);
+        }
+        let persons = self.load_many(&req.person_ids).await?;
+        let not_reserved: Vec<Uuid> = persons
+            .iter()
+            .filter(|p| p.reserved_for.as_deref() != Some(exchange.as_str()))
+            .map(|p| p.id)
+            .collect();
+        if !not_reserved.is_empty() {
+            return Err(RegistryError::NotReservedFor {
+                exchange,
+                persons: not_reserved,
+            });
+        }
+        let persons = self
+            .exchange_step(who, key, &exchange, persons, "exchange.repatriate", |p| {
+                let mut next = p.clone();
+                next.status = Status::Repatriated;
+                next.reserved_for = None;
+                next.status_before_reservation = None;
+                Ok(Some((
+                    next,
+                    blank_entry(Status::Repatriated),
+                    Reservation::Release(exchange.clone()),
+                )))
+            })
+            .await?;
+        Ok(pb::MarkRepatriatedResponse { persons })
+    }
+}
+
+fn decode<R: Message + Default>(bytes: &[u8]) -> Result<R> {
+    R::decode(bytes).map_err(|e| {
+        RegistryError::Api(ApiError::internal(&format!(
+            "stored response unreadable: {e}"
+        )))
+    })
+}
+
+fn invalid(field: &str, description: impl Into<String>) -> RegistryError {
+    RegistryError::Invalid(vec![homeward_kit::error::Violation::new(
+        field,
+        description,
+    )])
+}
+
+fn parse_id(field: &str, id: &str) -> Result<Uuid> {
+    Uuid::parse_str(id.trim()).map_err(|_| invalid(field, "not a person id (UUID)"))
+}
+
+fn exchange_id(id: &str) -> Result<String> {
+    let id = id.trim();
+    if id.is_empty() || id.len() > 128 || id.chars().any(char::is_control) {
+        return Err(invalid(
+            "exchange_id",
+            "required, at most 128 printable characters",
+        ));
+    }
+    Ok(id.to_string())
+}
+
+fn audit_entry(
+    who: &Principal,
+    action: &str,
+    target: &str,
+    request_id: &str,
+    details: serde_json::Value,
+) -> AuditEntry {
+    AuditEntry {
+        actor: who.subject.clone(),
+        action: action.to_string(),
+        target: target.to_string(),
+        request_id: request_id.to_string(),
+        details,
+    }
+}
+
+fn reject(
+    summary: &mut pb::ImportPersonsResponse,
+    row_number: u64,
+    violations: Vec<homeward_kit::error::Violation>,
+) {
+    for v in violations {
+        if summary.errors.len() < MAX_IMPORT_ERRORS {
+            summary.errors.push(pb::RowError {
+                row_number,
+                field: v.field,
+                description: v.description,
+            });
+        }
+    }
+}
+
+fn blank_entry(status: Status) -> StatusEntry {
+    StatusEntry {
+        sequence: 0,
+        status,
+        occurred_at_us: 0,
+        source: Source::Unknown,
+        reliability: Reliability::Unknown,
+        detention_place: String::new(),
+        capture: None,
+        exchange_id: None,
+        note: String::new(),
+        recorded_at_us: 0,
+        recorded_by: String::new(),
+    }
+}
+
+/// Advances the person's version and history and records who made the change.
+fn stamp(person: &mut Person, entry: &mut StatusEntry, who: &Principal) {
+    let now = timestamp::now_micros();
+    person.version += 1;
+    person.history_len += 1;
+    person.updated_at_us = now;
+    entry.sequence = person.history_len;
+    entry.recorded_at_us = now;
+    entry.recorded_by = who.subject.clone();
+}
+
+/// A new person and their first history entry, from a request's person; problems go to `check`.
+fn new_person(
+    check: &mut Check,
+    field: &str,
+    input: &pb::Person,
+    source: i32,
+    reliability: i32,
+    who: &Principal,
+) -> (Person, StatusEntry) {
+    let identity = convert::identity(check, field, input);
+    let status = match input.status {
+        0 => Status::Captured,
+        s => match convert::status(s) {
+            Some(s) if s.allowed_initially() => s,
+            _ => {
+                check.fail(
+                    format!("{field}.status"),
+                    "a new person is captured, interned, hospitalised or missing",
+                );
+                Status::Captured
+            }
+        },
+    };
+    let source = convert::source(source).unwrap_or_else(|| {
+        check.fail("source", "unknown source");
+        Source::Unknown
+    });
+    let reliability = convert::reliability(reliability).unwrap_or_else(|| {
+        check.fail("reliability", "unknown grade");
+        Reliability::Unknown
+    });
+    let now = timestamp::now_micros();
+    let entry = StatusEntry {
+        sequence: 1,
+        status,
+        occurred_at_us: now,
+        source,
+        reliability,
+        detention_place: identity.detention_place.clone(),
+        capture: identity.capture.clone(),
+        exchange_id: None,
+        note: String::new(),
+        recorded_at_us: now,
+        recorded_by: who.subject.clone(),
+    };
+    let person = Person {
+        id: Uuid::now_v7(),
+        version: 1,
+        identity,
+        status,
+        status_at_us: now,
+        reserved_for: None,
+        status_before_reservation: None,
+        history_len: 1,
+        created_at_us: now,
+        updated_at_us: now,
+    };
+    (person, entry)
+}
+
+fn import_batch(
+    who: &Principal,
+    request_id: &str,
+    key: Option<RequestKey>,
+    persons: Vec<PersonWrite>,
+) -> WriteBatch {
+    let events = persons
+        .iter()
+        .map(|w| {
+            NewEvent::new(
+                "registry.person.created",
+                &w.person.id.to_string(),
+                &pb::PersonCreated {
+                    person: Some(convert::person_to_pb(&w.person)),
+                },
+            )
+        })
+        .collect();
+    let ids: Vec<String> = persons.iter().map(|w| w.person.id.to_string()).collect();
+    WriteBatch {
+        key,
+        response: vec![],
+        audit: vec![audit_entry(
+            who,
+            "person.create",
+            "persons",
+            request_id,
+            serde_json::json!({"imported": ids}),
+        )],
+        persons,
+        events,
+    }
+}
+
+/// Copies one field-mask path from the request's person into the record being updated.
+fn apply_path(target: &mut pb::Person, source: &pb::Person, path: &str) -> Result<()> {
+    match path {
+        "category" => target.category = source.category,
+        "sex" => target.sex = source.sex,
+        "names" => target.names = source.names.clone(),
+        "birth_date" => target.birth_date = source.birth_date,
+        "birth_place" => target.birth_place = source.birth_place.clone(),
+        "citizenship" => target.citizenship = source.citizenship.clone(),
+        "affiliated_party" => target.affiliated_party = source.affiliated_party.clone(),
+        "holding_party" => target.holding_party = source.holding_party.clone(),
+        "service_number" => target.service_number = source.service_number.clone(),
+        "rank" => target.rank = source.rank.clone(),
+        "unit" => target.unit = source.unit.clone(),
+        "documents" => target.documents = source.documents.clone(),
+        "capture" => target.capture = source.capture.clone(),
+        "detention_place" => target.detention_place = source.detention_place.clone(),
+        "health" => target.health = source.health,
+        "health.wounded" => {
+            target.health.get_or_insert_default().wounded =
+                source.health.unwrap_or_default().wounded
+        }
+        "health.seriously_ill" => {
+            target.health.get_or_insert_default().seriously_ill =
+                source.health.unwrap_or_default().seriously_ill
+        }
+        "file_reference" => target.file_reference = source.file_reference.clone(),
+        "status" | "status_time" | "reserved_for_exchange_id" => {
+            return Err(invalid(
+                "update_mask",
+                format!("{path} changes only through RecordStatusChange or the exchange calls"),
+            ));
+        }
+        _ => {
+            return Err(invalid(
+                "update_mask",
+                format!("{path} is not a field that can be updated"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn respond<T>(result: Result<T>) -> std::result::Result<Response<T>, GrpcStatus> {
+    result.map(Response::new).map_err(GrpcStatus::from)
+}
+
+fn principal<T>(request: &Request<T>) -> std::result::Result<Principal, GrpcStatus> {
+    Principal::of(request).map_err(|e| e.into_status(crate::error::DOMAIN))
+}
+
+type EventStream =
+    Pin<Box<dyn Stream<Item = std::result::Result<pb::WatchEventsResponse, GrpcStatus>> + Send>>;
+
+#[tonic::async_trait]
+impl RegistryService for Registry {
+    #[tracing::instrument(skip_all)]
+    async fn create_person(
+        &self,
+        r: Request<pb::CreatePersonRequest>,
+    ) -> std::result::Result<Response<pb::CreatePersonResponse>, GrpcStatus> {
+        let who = principal(&r)?;
+        respond(self.create_person(&who, r.into_inner()).await)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_person(
+        &self,
+        r: Request<pb::GetPersonRequest>,
+    ) -> std::result::Result<Response<pb::GetPersonResponse>, GrpcStatus> {
+        let who = principal(&r)?;
+        respond(
+            async {
+                who.require_any(READERS)?;
+                let person = self.load("id", &r.get_ref().id).await?;
+                Ok(pb::GetPersonResponse {
+                    person: Some(convert::person_to_pb(&person)),
+                })
+            }
+            .await,
+        )
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn update_person(
+        &self,
+        r: Request<pb::UpdatePersonRequest>,
+    ) -> std::result::Result<Response<pb::UpdatePersonResponse>, GrpcStatus> {
+        let who = principal(&r)?;
+        respond(self.update_person(&who, r.into_inner()).await)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_persons(
+        &self,
+        r: Request<pb::ListPersonsRequest>,
+    ) -> std::result::Result<Response<pb::ListPersonsResponse>, GrpcStatus> {
+        let who = principal(&r)?;
+        respond(self.list_persons(&who, r.into_inner()).await)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn search_persons(
+        &self,
+        r: Request<pb::SearchPersonsRequest>,
+    ) -> std::result::Result<Response<pb::SearchPersonsResponse>, GrpcStatus> {
+        let who = principal(&r)?;
+        respond(self.search_persons(&who, r.into_inner()).await)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn match_persons(
+        &self,
+        r: Request<pb::MatchPersonsRequest>,
+    ) -> std::result::Result<Response<pb::MatchPersonsResponse>, GrpcStatus> {
+        let who = principal(&r)?;
+        respond(self.match_persons(&who, r.into_inner()).await)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn import_persons(
+        &self,
+        r: Request<Streaming<pb::ImportPersonsRequest>>,
+    ) -> std::result::Result<Response<pb::ImportPersonsResponse>, GrpcStatus> {
+        let who = principal(&r)?;
+        respond(self.import_persons(&who, r.into_inner()).await)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn record_status_change(
+        &self,
+        r: Request<pb::RecordStatusChangeRequest>,
+    ) -> std::result::Result<Response<pb::RecordStatusChangeResponse>, GrpcStatus> {
+        let who = principal(&r)?;
+        respond(self.record_status_change(&who, r.into_inner()).await)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_person_history(
+        &self,
+        r: Request<pb::GetPersonHistoryRequest>,
+    ) -> std::result::Result<Response<pb::GetPersonHistoryResponse>, GrpcStatus> {
+        let who = principal(&r)?;
+        respond(self.get_person_history(&who, r.into_inner()).await)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn reserve_persons(
+        &self,
+        r: Request<pb::ReservePersonsRequest>,
+    ) -> std::result::Result<Response<pb::ReservePersonsResponse>, GrpcStatus> {
+        let who = principal(&r)?;
+        respond(self.reserve_persons(&who, r.into_inner()).await)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn release_persons(
+        &self,
+        r: Request<pb::ReleasePersonsRequest>,
+    ) -> std::result::Result<Response<pb::ReleasePersonsResponse>, GrpcStatus> {
+        let who = principal(&r)?;
+        respond(self.release_persons(&who, r.into_inner()).await)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn mark_repatriated(
+        &self,
+        r: Request<pb::MarkRepatriatedRequest>,
+    ) -> std::result::Result<Response<pb::MarkRepatriatedResponse>, GrpcStatus> {
+        let who = principal(&r)?;
+        respond(self.mark_repatriated(&who, r.into_inner()).await)
+    }
+
+    type WatchEventsStream = EventStream;
+
+    #[tracing::instrument(skip_all)]
+    async fn watch_events(
+        &self,
+        r: Request<pb::WatchEventsRequest>,
+    ) -> std::result::Result<Response<Self::WatchEventsStream>, GrpcStatus> {
+        let who = principal(&r)?;
+        let req = r.into_inner();
+        let stream = async {
+            who.require_any(EVENT_READERS)?;
+            Ok::<_, RegistryError>(self.feed.watch(&req.after_cursor, req.types)?)
+        }
+        .await
+        .map_err(GrpcStatus::from)?;
+        let stream = futures::StreamExt::map(stream, |item| {
+            item.map(|event| pb::WatchEventsResponse { event: Some(event) })
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn verify_audit_log(
+        &self,
+        r: Request<pb::VerifyAuditLogRequest>,
+    ) -> std::result::Result<Response<pb::VerifyAuditLogResponse>, GrpcStatus> {
+        let who = principal(&r)?;
+        let req = r.into_inner();
+        respond(
+            async {
+                who.require_any(AUDITORS)?;
+                let anchor = (req.anchor_sequence > 0)
+                    .then_some((req.anchor_sequence, req.anchor_hash.as_str()));
+                let verification = audit::verify(&self.store.db(), anchor).await?;
+                Ok(pb::VerifyAuditLogResponse {
+                    verification: Some(verification.into()),
+                })
+            }
+            .await,
+        )
+    }
+}

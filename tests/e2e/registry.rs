@@ -1,0 +1,696 @@
+//! The registry over real gRPC on a real socket, against both backends.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use homeward_e2e::{Backend, Client, Database, RunningRegistry};
+use homeward_kit::auth::Role;
+use homeward_proto::{
+    common::v1::{PartialDate, PersonName, Script},
+    registry::v1::{self as pb, import_persons_request::Item},
+};
+use tonic::Code;
+use tonic_types::StatusExt;
+
+fn person(family: &str, given: &str, year: i32) -> pb::Person {
+    pb::Person {
+        category: pb::PersonCategory::ServiceMember as i32,
+        sex: pb::Sex::Male as i32,
+        names: vec![PersonName {
+            script: Script::Cyrillic as i32,
+            given: given.into(),
+            family: family.into(),
+            patronymic: "Іванович".into(),
+            language: "uk".into(),
+            ..Default::default()
+        }],
+        birth_date: Some(PartialDate {
+            year,
+            month: 3,
+            day: 14,
+        }),
+        affiliated_party: "UA".into(),
+        holding_party: "RU".into(),
+        unit: "36 OBrMP".into(),
+        service_number: format!("SN-{family}-{year}"),
+        ..Default::default()
+    }
+}
+
+fn rid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+async fn create(client: &mut Client, p: pb::Person) -> pb::Person {
+    client
+        .create_person(pb::CreatePersonRequest {
+            request_id: rid(),
+            person: Some(p),
+            ..Default::default()
+        })
+        .await
+        .expect("create")
+        .into_inner()
+        .person
+        .expect("person")
+}
+
+async fn count(client: &mut Client) -> usize {
+    let mut total = 0;
+    let mut token = String::new();
+    loop {
+        let page = client
+            .list_persons(pb::ListPersonsRequest {
+                page_size: 1000,
+                page_token: token,
+                ..Default::default()
+            })
+            .await
+            .expect("list")
+            .into_inner();
+        total += page.persons.len();
+        if page.next_page_token.is_empty() {
+            return total;
+        }
+        token = page.next_page_token;
+    }
+}
+
+async fn creating_reading_and_updating_a_person(backend: Backend) {
+    let db = Database::fresh(backend).await;
+    let registry = RunningRegistry::start(&db, 0).await;
+    let mut client = registry.client().await;
+
+    let created = create(&mut client, person("Коваленко", "Олександр", 1998)).await;
+    assert_eq!(created.status, pb::PersonStatus::Captured as i32);
+    assert_eq!(created.names[0].family, "Коваленко");
+
+    let got = client
+        .get_person(pb::GetPersonRequest {
+            id: created.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .person
+        .unwrap();
+    assert_eq!(got, created);
+
+    // A fresh update goes through and changes the etag.
+    let mut change = got.clone();
+    change.unit = "Azov".into();
+    let updated = client
+        .update_person(pb::UpdatePersonRequest {
+            request_id: rid(),
+            person: Some(change.clone()),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["unit".into()],
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .person
+        .unwrap();
+    assert_eq!(updated.unit, "Azov");
+    assert_ne!(updated.etag, got.etag);
+
+    // The same old etag now is stale: ABORTED, and nothing changes.
+    change.unit = "Other".into();
+    let err = client
+        .update_person(pb::UpdatePersonRequest {
+            request_id: rid(),
+            person: Some(change),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["unit".into()],
+            }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Aborted);
+    assert_eq!(
+        err.get_error_details().error_info().unwrap().reason,
+        "ETAG_MISMATCH"
+    );
+    let now = client
+        .get_person(pb::GetPersonRequest { id: created.id })
+        .await
+        .unwrap()
+        .into_inner()
+        .person
+        .unwrap();
+    assert_eq!(now.unit, "Azov");
+    registry.stop().await;
+}
+
+async fn listing_while_inserting_skips_and_repeats_nothing(backend: Backend) {
+    let db = Database::fresh(backend).await;
+    let registry = RunningRegistry::start(&db, 0).await;
+    let mut client = registry.client().await;
+    let mut before = Vec::new();
+    for i in 0..25 {
+        before.push(
+            create(&mut client, person("Шевченко", "Тарас", 1970 + i))
+                .await
+                .id,
+        );
+    }
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    let mut pages = 0;
+    loop {
+        let page = client
+            .list_persons(pb::ListPersonsRequest {
+                page_size: 4,
+                page_token: token,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        pages += 1;
+        seen.extend(page.persons.into_iter().map(|p| p.id));
+        // Someone registers a person between every two pages.
+        create(&mut client, person("Бондаренко", "Петро", 1980)).await;
+        if page.next_page_token.is_empty() || pages > 100 {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), seen.len(), "a person was listed twice");
+    for id in &before {
+        assert!(
+            seen.contains(id),
+            "a person registered before listing was skipped"
+        );
+    }
+    // A token used with other filters is refused.
+    let page = client
+        .list_persons(pb::ListPersonsRequest {
+            page_size: 2,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let err = client
+        .list_persons(pb::ListPersonsRequest {
+            page_size: 2,
+            page_token: page.next_page_token,
+            holding_party: "UA".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    registry.stop().await;
+}
+
+async fn import_reports_bad_rows_and_keeps_the_good_ones(backend: Backend) {
+    let db = Database::fresh(backend).await;
+    let registry = RunningRegistry::start(&db, 0).await;
+    let mut client = registry.client().await;
+    let request_id = rid();
+    let rows = |request_id: String| {
+        let mut messages = vec![pb::ImportPersonsRequest {
+            item: Some(Item::Header(pb::ImportHeader {
+                request_id,
+                ..Default::default()
+            })),
+        }];
+        for i in 0..1_200u64 {
+            let mut p = person("Мельник", "Андрій", 1960 + (i % 40) as i32);
+            if i == 7 {
+                p.names.clear();
+            }
+            if i == 900 {
+                p.birth_date = Some(PartialDate {
+                    year: 1991,
+                    month: 2,
+                    day: 30,
+                });
+            }
+            messages.push(pb::ImportPersonsRequest {
+                item: Some(Item::Row(pb::ImportRow {
+                    row_number: i + 2,
+                    person: Some(p),
+                })),
+            });
+        }
+        tokio_stream::iter(messages)
+    };
+    let summary = client
+        .import_persons(rows(request_id.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(summary.rows_received, 1_200);
+    assert_eq!(summary.rows_imported, 1_198);
+    assert_eq!(summary.rows_rejected, 2);
+    let bad: Vec<u64> = summary.errors.iter().map(|e| e.row_number).collect();
+    assert_eq!(bad, vec![9, 902]);
+    assert_eq!(summary.errors[0].field, "person.names");
+    assert_eq!(count(&mut client).await, 1_198);
+
+    // Sending the same import again writes nothing new.
+    let again = client
+        .import_persons(rows(request_id))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(again.replayed);
+    assert_eq!(again.rows_imported, 1_198);
+    assert_eq!(count(&mut client).await, 1_198);
+    registry.stop().await;
+}
+
+async fn replaying_a_request_id_returns_the_first_result(backend: Backend) {
+    let db = Database::fresh(backend).await;
+    let registry = RunningRegistry::start(&db, 0).await;
+    let mut client = registry.client().await;
+    let request = pb::CreatePersonRequest {
+        request_id: "create-kovalenko-1".into(),
+        person: Some(person("Коваленко", "Олександр", 1998)),
+        ..Default::default()
+    };
+    let first = client
+        .create_person(request.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let second = client
+        .create_person(request.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first, second);
+    assert_eq!(count(&mut client).await, 1);
+
+    let mut other = request;
+    other.person.as_mut().unwrap().unit = "different".into();
+    let err = client.create_person(other).await.unwrap_err();
+    assert_eq!(err.code(), Code::AlreadyExists);
+    assert_eq!(count(&mut client).await, 1);
+    registry.stop().await;
+}
+
+async fn bad_input_gets_details_and_writes_nothing(backend: Backend) {
+    let db = Database::fresh(backend).await;
+    let registry = RunningRegistry::start(&db, 0).await;
+    let mut client = registry.client().await;
+    let mut p = person("", "", 1990);
+    p.holding_party = "russia".into();
+    p.birth_date = Some(PartialDate {
+        year: 1990,
+        month: 13,
+        day: 0,
+    });
+    let err = client
+        .create_person(pb::CreatePersonRequest {
+            request_id: rid(),
+            person: Some(p),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let details = err.get_error_details();
+    let fields: Vec<String> = details
+        .bad_request()
+        .unwrap()
+        .field_violations
+        .iter()
+        .map(|v| v.field.clone())
+        .collect();
+    assert!(
+        fields.contains(&"person.names[0].family".to_string()),
+        "{fields:?}"
+    );
+    assert!(
+        fields.contains(&"person.holding_party".to_string()),
+        "{fields:?}"
+    );
+    assert!(
+        fields.contains(&"person.birth_date".to_string()),
+        "{fields:?}"
+    );
+    let err = client
+        .get_person(pb::GetPersonRequest {
+            id: "not-a-uuid".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let err = client
+        .get_person(pb::GetPersonRequest {
+            id: uuid::Uuid::new_v4().to_string(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    let err = client
+        .list_persons(pb::ListPersonsRequest {
+            page_size: -5,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(count(&mut client).await, 0);
+    registry.stop().await;
+}
+
+async fn status_changes_follow_the_rules_and_keep_history(backend: Backend) {
+    let db = Database::fresh(backend).await;
+    let registry = RunningRegistry::start(&db, 0).await;
+    let mut client = registry
+        .client_as(&[Role::Registrar, Role::ExchangeOfficer])
+        .await;
+    let p = create(&mut client, person("Ткаченко", "Іван", 1985)).await;
+    let change =
+        |status: pb::PersonStatus, capture: Option<pb::Capture>| pb::RecordStatusChangeRequest {
+            request_id: rid(),
+            person_id: p.id.clone(),
+            etag: String::new(),
+            change: Some(pb::StatusChange {
+                status: status as i32,
+                capture,
+                source: homeward_proto::common::v1::InformationSource::OtherPartyList as i32,
+                ..Default::default()
+            }),
+        };
+    client
+        .record_status_change(change(pb::PersonStatus::Interned, None))
+        .await
+        .unwrap();
+    // Reserve for an exchange, then repatriate through the exchange call.
+    let reserved = client
+        .reserve_persons(pb::ReservePersonsRequest {
+            request_id: rid(),
+            exchange_id: "phase-1".into(),
+            person_ids: vec![p.id.clone()],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        reserved.persons[0].status,
+        pb::PersonStatus::ReservedForExchange as i32
+    );
+    let err = client
+        .reserve_persons(pb::ReservePersonsRequest {
+            request_id: rid(),
+            exchange_id: "phase-2".into(),
+            person_ids: vec![p.id.clone()],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    client
+        .mark_repatriated(pb::MarkRepatriatedRequest {
+            request_id: rid(),
+            exchange_id: "phase-1".into(),
+            person_ids: vec![p.id.clone()],
+            occur_time: None,
+        })
+        .await
+        .unwrap();
+    // Repatriated → captured needs a new capture record.
+    let err = client
+        .record_status_change(change(pb::PersonStatus::Captured, None))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    let capture = pb::Capture {
+        date: Some(PartialDate {
+            year: 2025,
+            month: 6,
+            day: 1,
+        }),
+        place: "Pokrovsk".into(),
+    };
+    client
+        .record_status_change(change(pb::PersonStatus::Captured, Some(capture)))
+        .await
+        .unwrap();
+    client
+        .record_status_change(change(pb::PersonStatus::Deceased, None))
+        .await
+        .unwrap();
+    let err = client
+        .record_status_change(change(pb::PersonStatus::Interned, None))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+
+    let history = client
+        .get_person_history(pb::GetPersonHistoryRequest {
+            person_id: p.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .changes;
+    let statuses: Vec<i32> = history.iter().map(|c| c.status).collect();
+    use pb::PersonStatus as S;
+    assert_eq!(
+        statuses,
+        [
+            S::Captured,
+            S::Interned,
+            S::ReservedForExchange,
+            S::Repatriated,
+            S::Captured,
+            S::Deceased
+        ]
+        .map(|s| s as i32)
+    );
+    assert_eq!(
+        history[1].source,
+        homeward_proto::common::v1::InformationSource::OtherPartyList as i32
+    );
+    assert_eq!(history[3].exchange_id, "phase-1");
+    registry.stop().await;
+}
+
+async fn watch_resumes_after_a_restart_without_gaps_or_duplicates(backend: Backend) {
+    let db = Database::fresh(backend).await;
+    let registry = RunningRegistry::start(&db, 0).await;
+    let port = registry.addr.port();
+    let mut client = registry.client().await;
+    for i in 0..5 {
+        create(&mut client, person("Литвиненко", "Денис", 1990 + i)).await;
+    }
+    let mut stream = client
+        .watch_events(pb::WatchEventsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let mut events = Vec::new();
+    while events.len() < 5 {
+        let e = tokio::time::timeout(Duration::from_secs(10), stream.next())
+            .await
+            .expect("event in time")
+            .unwrap()
+            .unwrap();
+        events.push(e.event.unwrap());
+    }
+    // The server stops: the stream ends cleanly.
+    registry.stop().await;
+    let rest = tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .expect("stream ends");
+    assert!(rest.is_none() || rest.unwrap().is_err());
+
+    // Restarted on the same database and port, with more writes: resume from the cursor.
+    let registry = RunningRegistry::start(&db, port).await;
+    let mut client = registry.client().await;
+    for i in 0..3 {
+        create(&mut client, person("Литвиненко", "Денис", 2000 + i)).await;
+    }
+    let cursor = events.last().unwrap().cursor.clone();
+    let mut stream = client
+        .watch_events(pb::WatchEventsRequest {
+            after_cursor: cursor,
+            types: vec![],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    while events.len() < 8 {
+        let e = tokio::time::timeout(Duration::from_secs(10), stream.next())
+            .await
+            .expect("event in time")
+            .unwrap()
+            .unwrap();
+        events.push(e.event.unwrap());
+    }
+    let mut ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 8, "an event was delivered twice");
+    assert!(events.iter().all(|e| e.r#type == "registry.person.created"));
+    let created: pb::PersonCreated = events[7].payload.as_ref().unwrap().to_msg().unwrap();
+    assert_eq!(created.person.unwrap().birth_date.unwrap().year, 2002);
+    // Nothing more than what was written.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(700), stream.next())
+            .await
+            .is_err()
+    );
+    let err = client
+        .watch_events(pb::WatchEventsRequest {
+            after_cursor: "garbage".into(),
+            types: vec![],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    registry.stop().await;
+}
+
+async fn requests_without_a_valid_token_are_refused(backend: Backend) {
+    let db = Database::fresh(backend).await;
+    let registry = RunningRegistry::start(&db, 0).await;
+    let mut anonymous = registry.anonymous().await;
+    let err = anonymous
+        .list_persons(pb::ListPersonsRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated);
+    let err = anonymous
+        .create_person(pb::CreatePersonRequest {
+            request_id: rid(),
+            person: Some(person("Коваленко", "Олександр", 1998)),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated);
+    // A family liaison officer may read but not register.
+    let mut liaison = registry.client_as(&[Role::FamilyLiaison]).await;
+    let err = liaison
+        .create_person(pb::CreatePersonRequest {
+            request_id: rid(),
+            person: Some(person("Коваленко", "Олександр", 1998)),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let mut registrar = registry.client().await;
+    assert_eq!(count(&mut registrar).await, 0);
+    registry.stop().await;
+}
+
+async fn search_finds_a_person_across_scripts_and_audit_verifies(backend: Backend) {
+    let db = Database::fresh(backend).await;
+    let registry = RunningRegistry::start(&db, 0).await;
+    let mut client = registry.client().await;
+    let target = create(&mut client, person("Коваленко", "Олег", 1998)).await;
+    create(&mut client, person("Ковальчук", "Олег", 1998)).await;
+    let results = client
+        .search_persons(pb::SearchPersonsRequest {
+            query: "Oleh Kovalenko".into(),
+            birth_date: Some(PartialDate {
+                year: 1998,
+                month: 0,
+                day: 0,
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .results;
+    assert_eq!(results[0].person.as_ref().unwrap().id, target.id);
+    assert!(results[0].score > 0.8);
+    assert!(!results[0].explanation.is_empty());
+    assert!(results.iter().all(
+        |r| r.person.as_ref().unwrap().names[0].family != "Ковальчук" || r.score < results[0].score
+    ));
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let verification = client
+        .verify_audit_log(pb::VerifyAuditLogRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .verification
+        .unwrap();
+    assert!(verification.intact, "{}", verification.problem);
+    assert_eq!(verification.entries, 2);
+    registry.stop().await;
+}
+
+async fn health_and_reflection_are_served(backend: Backend) {
+    let db = Database::fresh(backend).await;
+    let registry = RunningRegistry::start(&db, 0).await;
+    let mut health = tonic_health::pb::health_client::HealthClient::new(registry.channel().await);
+    let reply = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "homeward.registry.v1.RegistryService".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        reply.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+
+    use tonic_reflection::pb::v1::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+    let mut reflection = ServerReflectionClient::new(registry.channel().await);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut replies = reflection
+        .server_reflection_info(tokio_stream::iter(vec![request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let reply = replies.next().await.unwrap().unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else {
+        panic!("unexpected reflection reply");
+    };
+    assert!(
+        list.service
+            .iter()
+            .any(|s| s.name == "homeward.registry.v1.RegistryService")
+    );
+    registry.stop().await;
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(homeward_e2e::Backend::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(homeward_e2e::Backend::Postgres).await })*
+        }
+    };
+}
+
+on_both_backends!(
+    creating_reading_and_updating_a_person,
+    listing_while_inserting_skips_and_repeats_nothing,
+    import_reports_bad_rows_and_keeps_the_good_ones,
+    replaying_a_request_id_returns_the_first_result,
+    bad_input_gets_details_and_writes_nothing,
+    status_changes_follow_the_rules_and_keep_history,
+    watch_resumes_after_a_restart_without_gaps_or_duplicates,
+    requests_without_a_valid_token_are_refused,
+    search_finds_a_person_across_scripts_and_audit_verifies,
+    health_and_reflection_are_served,
+);

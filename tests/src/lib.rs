@@ -1,0 +1,145 @@
+//! Harness for the end-to-end tests: starts real services on port 0 against a fresh database of
+//! either backend and hands out authenticated gRPC clients.
+
+#![forbid(unsafe_code)]
+
+use std::{net::SocketAddr, time::Duration};
+
+use homeward_kit::auth::{AuthConfig, Role, TokenKeys};
+use homeward_proto::registry::v1::registry_service_client::RegistryServiceClient;
+use homeward_registry::{Application, RegistryConfig};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tonic::{
+    metadata::{Ascii, MetadataValue},
+    service::{Interceptor, interceptor::InterceptedService},
+    transport::Channel,
+};
+
+/// Adds a bearer token to every request.
+#[derive(Clone)]
+pub struct Bearer(Option<MetadataValue<Ascii>>);
+
+impl Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(token) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", token.clone());
+        }
+        Ok(request)
+    }
+}
+
+pub type Client = RegistryServiceClient<InterceptedService<Channel, Bearer>>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database that outlives restarts of the service using it.
+pub struct Database {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Database {
+    pub async fn fresh(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("registry.db").display());
+                Self {
+                    url,
+                    _dir: Some(dir),
+                }
+            }
+            Backend::Postgres => Self {
+                url: homeward_kit::db::testing::fresh_postgres_database("hw_e2e").await,
+                _dir: None,
+            },
+        }
+    }
+}
+
+pub fn dev_auth() -> AuthConfig {
+    AuthConfig {
+        dev_mode: true,
+        ..AuthConfig::default()
+    }
+}
+
+/// A token signed with the development key.
+pub fn token(subject: &str, roles: &[Role]) -> String {
+    TokenKeys::from_config(&dev_auth())
+        .expect("dev keys")
+        .mint(subject, roles, "UA", Duration::from_secs(600))
+        .expect("mint")
+}
+
+/// A registry running in this process.
+pub struct RunningRegistry {
+    pub addr: SocketAddr,
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl RunningRegistry {
+    /// Starts on `port` (0 = any free port).
+    pub async fn start(db: &Database, port: u16) -> Self {
+        let mut config = RegistryConfig::default();
+        config.server.listen = SocketAddr::from(([127, 0, 0, 1], port));
+        config.server.shutdown_grace_ms = 2_000;
+        config.database.url = db.url.clone();
+        config.database.max_connections = 8;
+        config.auth = dev_auth();
+        let app = Application::build(config).await.expect("registry starts");
+        let addr = app.local_addr();
+        let stop = CancellationToken::new();
+        let signal = stop.clone();
+        let task = tokio::spawn(async move {
+            app.run_until(signal.cancelled_owned())
+                .await
+                .expect("registry runs");
+        });
+        Self { addr, stop, task }
+    }
+
+    /// Shuts down gracefully and waits until the server has stopped.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.task).await;
+    }
+
+    pub async fn channel(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.addr))
+            .expect("uri")
+            .connect()
+            .await
+            .expect("connect")
+    }
+
+    /// A client acting with `roles`.
+    pub async fn client_as(&self, roles: &[Role]) -> Client {
+        let value = format!("Bearer {}", token("e2e-user", roles))
+            .parse()
+            .expect("header");
+        RegistryServiceClient::with_interceptor(self.channel().await, Bearer(Some(value)))
+    }
+
+    /// A registrar's client.
+    pub async fn client(&self) -> Client {
+        self.client_as(&[Role::Registrar, Role::Auditor, Role::Service])
+            .await
+    }
+
+    /// A client that sends no token.
+    pub async fn anonymous(&self) -> Client {
+        RegistryServiceClient::with_interceptor(self.channel().await, Bearer(None))
+    }
+}
