@@ -669,6 +669,105 @@ async fn health_and_reflection_are_served(backend: Backend) {
     registry.stop().await;
 }
 
+async fn trace_context_travels_from_the_request_into_its_events(backend: Backend) {
+    let db = Database::fresh(backend).await;
+    let registry = RunningRegistry::start(&db, 0).await;
+    let mut client = registry.client().await;
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let mut request = tonic::Request::new(pb::CreatePersonRequest {
+        request_id: rid(),
+        person: Some(person("Кравченко", "Сергій", 1979)),
+        ..Default::default()
+    });
+    request.metadata_mut().insert(
+        "traceparent",
+        format!("00-{trace_id}-00f067aa0ba902b7-01")
+            .parse()
+            .unwrap(),
+    );
+    client.create_person(request).await.unwrap();
+    let mut stream = client
+        .watch_events(pb::WatchEventsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let event = tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap()
+        .event
+        .unwrap();
+    assert!(
+        event.traceparent.contains(trace_id),
+        "event traceparent {:?}",
+        event.traceparent
+    );
+    registry.stop().await;
+}
+
+async fn shutdown_reports_not_serving_before_the_listener_closes(backend: Backend) {
+    let db = Database::fresh(backend).await;
+    let registry = RunningRegistry::start_with(&db, 0, |c| c.server.drain_delay_ms = 1_500).await;
+    let mut health = tonic_health::pb::health_client::HealthClient::new(registry.channel().await);
+    let mut watch = health
+        .watch(tonic_health::pb::HealthCheckRequest {
+            service: "homeward.registry.v1.RegistryService".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    use tonic_health::pb::health_check_response::ServingStatus;
+    let first = watch.next().await.unwrap().unwrap();
+    assert_eq!(first.status, ServingStatus::Serving as i32);
+    let stopping = tokio::spawn(registry.stop());
+    let next = tokio::time::timeout(Duration::from_secs(5), watch.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(next.status, ServingStatus::NotServing as i32);
+    stopping.await.unwrap();
+}
+
+async fn oversized_requests_are_refused_and_write_nothing(backend: Backend) {
+    let db = Database::fresh(backend).await;
+    let registry =
+        RunningRegistry::start_with(&db, 0, |c| c.server.max_message_bytes = 64 * 1024).await;
+    let mut client = registry.client().await;
+    let mut p = person("Коваленко", "Олександр", 1998);
+    p.birth_place = "x".repeat(200 * 1024);
+    let err = client
+        .create_person(pb::CreatePersonRequest {
+            request_id: rid(),
+            person: Some(p),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.code(),
+            Code::OutOfRange | Code::ResourceExhausted | Code::InvalidArgument
+        ),
+        "{err:?}"
+    );
+    // Within the limit but over the field's bound: a clear field error.
+    let mut p = person("Коваленко", "Олександр", 1998);
+    p.unit = "x".repeat(1_000);
+    let err = client
+        .create_person(pb::CreatePersonRequest {
+            request_id: rid(),
+            person: Some(p),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(count(&mut client).await, 0);
+    registry.stop().await;
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -693,4 +792,7 @@ on_both_backends!(
     requests_without_a_valid_token_are_refused,
     search_finds_a_person_across_scripts_and_audit_verifies,
     health_and_reflection_are_served,
+    trace_context_travels_from_the_request_into_its_events,
+    shutdown_reports_not_serving_before_the_listener_closes,
+    oversized_requests_are_refused_and_write_nothing,
 );

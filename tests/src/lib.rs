@@ -5,7 +5,12 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use homeward_kit::auth::{AuthConfig, Role, TokenKeys};
+use std::sync::OnceLock;
+
+use homeward_kit::{
+    auth::{AuthConfig, Role, TokenKeys},
+    telemetry::{TelemetryConfig, TelemetryGuard},
+};
 use homeward_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use homeward_registry::{Application, RegistryConfig};
 use tokio::task::JoinHandle;
@@ -15,6 +20,9 @@ use tonic::{
     service::{Interceptor, interceptor::InterceptedService},
     transport::Channel,
 };
+
+/// One subscriber per test process, so spans carry trace context as in the real services.
+static TELEMETRY: OnceLock<TelemetryGuard> = OnceLock::new();
 
 /// Adds a bearer token to every request.
 #[derive(Clone)]
@@ -92,12 +100,25 @@ pub struct RunningRegistry {
 impl RunningRegistry {
     /// Starts on `port` (0 = any free port).
     pub async fn start(db: &Database, port: u16) -> Self {
+        Self::start_with(db, port, |_| {}).await
+    }
+
+    /// Starts with configuration changed by `tweak`.
+    pub async fn start_with(
+        db: &Database,
+        port: u16,
+        tweak: impl FnOnce(&mut RegistryConfig),
+    ) -> Self {
+        TELEMETRY.get_or_init(|| {
+            homeward_kit::telemetry::init("homeward-e2e", &TelemetryConfig::default())
+        });
         let mut config = RegistryConfig::default();
         config.server.listen = SocketAddr::from(([127, 0, 0, 1], port));
         config.server.shutdown_grace_ms = 2_000;
         config.database.url = db.url.clone();
         config.database.max_connections = 8;
         config.auth = dev_auth();
+        tweak(&mut config);
         let app = Application::build(config).await.expect("registry starts");
         let addr = app.local_addr();
         let stop = CancellationToken::new();

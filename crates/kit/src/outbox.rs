@@ -100,30 +100,36 @@ pub fn decode_cursor(cursor: &str) -> Result<i64, ApiError> {
 }
 
 macro_rules! backend {
-    ($name:ident, $db:ty) => {
+    ($name:ident, $db:ty, $insert:expr) => {
         pub mod $name {
             use super::*;
 
-            /// Writes events inside the caller's transaction.
+            /// Writes events inside the caller's transaction, in one statement however many.
             pub async fn append(
                 conn: &mut <$db as sqlx::Database>::Connection,
                 events: &[NewEvent],
             ) -> Result<(), StoreError> {
-                for e in events {
-                    sqlx::query(
-                        "INSERT INTO outbox (event_id, event_type, aggregate_id, payload_type, \
-                         payload, traceparent, occurred_at_us) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                    )
-                    .bind(&e.event_id)
-                    .bind(&e.event_type)
-                    .bind(&e.aggregate_id)
-                    .bind(&e.payload.type_url)
-                    .bind(&e.payload.value)
-                    .bind(&e.traceparent)
-                    .bind(e.occurred_at_us)
+                if events.is_empty() {
+                    return Ok(());
+                }
+                let rows: Vec<serde_json::Value> = events
+                    .iter()
+                    .map(|e| {
+                        serde_json::json!({
+                            "event_id": e.event_id,
+                            "event_type": e.event_type,
+                            "aggregate_id": e.aggregate_id,
+                            "payload_type": e.payload.type_url,
+                            "payload": hex::encode(&e.payload.value),
+                            "traceparent": e.traceparent,
+                            "occurred_at_us": e.occurred_at_us,
+                        })
+                    })
+                    .collect();
+                sqlx::query($insert)
+                    .bind(serde_json::Value::Array(rows).to_string())
                     .execute(&mut *conn)
                     .await?;
-                }
                 Ok(())
             }
 
@@ -162,8 +168,23 @@ macro_rules! backend {
     };
 }
 
-backend!(postgres, sqlx::Postgres);
-backend!(sqlite, sqlx::Sqlite);
+backend!(
+    postgres,
+    sqlx::Postgres,
+    "INSERT INTO outbox (event_id, event_type, aggregate_id, payload_type, payload, traceparent, \
+     occurred_at_us) SELECT x->>'event_id', x->>'event_type', x->>'aggregate_id', \
+     x->>'payload_type', decode(x->>'payload', 'hex'), x->>'traceparent', \
+     (x->>'occurred_at_us')::bigint \
+     FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(x, n) ORDER BY n"
+);
+backend!(
+    sqlite,
+    sqlx::Sqlite,
+    "INSERT INTO outbox (event_id, event_type, aggregate_id, payload_type, payload, traceparent, \
+     occurred_at_us) SELECT value ->> 'event_id', value ->> 'event_type', \
+     value ->> 'aggregate_id', value ->> 'payload_type', unhex(value ->> 'payload'), \
+     value ->> 'traceparent', value ->> 'occurred_at_us' FROM json_each($1) ORDER BY key"
+);
 
 /// One run of the sequencer: positions for committed events, seals for audit entries.
 async fn sequence(db: &Db) -> Result<u64, StoreError> {

@@ -68,45 +68,45 @@ pub fn init(service: &'static str, config: &TelemetryConfig) -> TelemetryGuard {
             .boxed(),
     };
 
-    let provider = otlp_provider(service);
-    let otel = provider.as_ref().map(|provider| {
-        tracing_opentelemetry::layer()
-            .with_tracer(provider.tracer(service))
-            .boxed()
-    });
+    let (provider, exporting) = tracer_provider(service);
+    let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer(service));
     let registry = tracing_subscriber::registry()
         .with(filter)
         .with(fmt)
         .with(otel);
     // A second init (tests start several services in one process) keeps the first subscriber.
     let _ = registry.try_init();
-    if provider.is_some() {
+    if exporting {
         tracing::info!(service, "exporting traces over otlp");
     }
-    TelemetryGuard { provider }
+    TelemetryGuard {
+        provider: Some(provider),
+    }
 }
 
-fn otlp_provider(service: &'static str) -> Option<SdkTracerProvider> {
-    let endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok()?;
-    if endpoint.trim().is_empty() {
-        return None;
-    }
-    let exporter = match opentelemetry_otlp::SpanExporter::builder()
-        .with_tonic()
-        .build()
-    {
-        Ok(exporter) => exporter,
-        Err(err) => {
-            eprintln!("otlp exporter not started: {err}");
-            return None;
+/// The tracer provider: spans always get W3C trace ids (so context propagates through calls and
+/// events whether or not anything is exported); they are exported over OTLP only when
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+fn tracer_provider(service: &'static str) -> (SdkTracerProvider, bool) {
+    let mut builder = SdkTracerProvider::builder()
+        .with_resource(Resource::builder().with_service_name(service).build());
+    let endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").unwrap_or_default();
+    let mut exporting = false;
+    if !endpoint.trim().is_empty() {
+        match opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .build()
+        {
+            Ok(exporter) => {
+                builder = builder.with_batch_exporter(exporter);
+                exporting = true;
+            }
+            Err(err) => eprintln!("otlp exporter not started: {err}"),
         }
-    };
-    let provider = SdkTracerProvider::builder()
-        .with_batch_exporter(exporter)
-        .with_resource(Resource::builder().with_service_name(service).build())
-        .build();
+    }
+    let provider = builder.build();
     global::set_tracer_provider(provider.clone());
-    Some(provider)
+    (provider, exporting)
 }
 
 /// Reads W3C trace context from HTTP/2 headers (gRPC metadata).
