@@ -200,7 +200,7 @@ impl TokenKeys {
             iss: self.inner.issuer.clone(),
             aud: self.inner.audience.clone(),
             iat: now,
-            exp: now + ttl.as_secs(),
+            exp: now.saturating_add(ttl.as_secs()),
         };
         jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),

@@ -1,0 +1,234 @@
+//! What can go wrong in a command and how it is told: the gRPC code, the server's message, every
+//! field the server refused, and what to do next. Exit codes: 1 when the call or check failed,
+//! 2 when the input was refused before anything was sent (as clap does for bad flags).
+//!
+//! Errors are printed to stderr only, so `--output json` on stdout stays parseable.
+
+use std::{fmt, process::ExitCode};
+
+use tonic::Code;
+use tonic_types::StatusExt;
+
+#[derive(Debug)]
+pub enum CliError {
+    /// Bad input caught before anything was sent.
+    Input(String),
+    /// The server refused or failed the call.
+    Rpc {
+        status: tonic::Status,
+        /// The request id of a mutation, so it can be retried without doing it twice.
+        request_id: Option<String>,
+    },
+    /// The command ran and printed its result, but the result is a failure (a broken audit chain,
+    /// rejected import rows); scripts must see a non-zero exit.
+    Failed(String),
+}
+
+impl CliError {
+    pub fn input(message: impl Into<String>) -> Self {
+        Self::Input(message.into())
+    }
+
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Self::Input(_) => ExitCode::from(2),
+            Self::Rpc { .. } | Self::Failed(_) => ExitCode::from(1),
+        }
+    }
+
+    /// Attaches the request id of the mutation that failed.
+    pub fn with_request_id(self, id: &str) -> Self {
+        match self {
+            Self::Rpc { status, .. } => Self::Rpc {
+                status,
+                request_id: Some(id.to_string()),
+            },
+            other => other,
+        }
+    }
+
+    /// The full report for a person at a terminal: error, details, hint.
+    pub fn report(&self, registry: &str) -> String {
+        match self {
+            Self::Input(message) => format!("error: {message}"),
+            Self::Failed(message) => format!("error: {message}"),
+            Self::Rpc { status, request_id } => rpc_report(status, request_id.as_deref(), registry),
+        }
+    }
+}
+
+impl From<tonic::Status> for CliError {
+    fn from(status: tonic::Status) -> Self {
+        Self::Rpc {
+            status,
+            request_id: None,
+        }
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Input(m) | Self::Failed(m) => f.write_str(m),
+            Self::Rpc { status, .. } => {
+                write!(f, "{}: {}", code_name(status.code()), status.message())
+            }
+        }
+    }
+}
+
+fn rpc_report(status: &tonic::Status, request_id: Option<&str>, registry: &str) -> String {
+    let code = status.code();
+    let mut out = format!("error: {}: {}", code_name(code), status.message());
+    let details = status.get_error_details();
+    if let Some(bad) = details.bad_request() {
+        for v in &bad.field_violations {
+            out.push_str(&format!("\n  {}: {}", v.field, v.description));
+        }
+    }
+    if let Some(info) = details.error_info() {
+        // The reason says more than the code only when the service chose a specific one.
+        if info.reason != code_name(code) && !info.reason.is_empty() {
+            out.push_str(&format!("\n  reason: {} ({})", info.reason, info.domain));
+        }
+        if let Some(id) = info.metadata.get("error_id") {
+            out.push_str(&format!("\n  error id: {id}"));
+        }
+    }
+    if let Some(id) = request_id
+        && matches!(
+            code,
+            Code::Unavailable | Code::DeadlineExceeded | Code::Unknown | Code::Internal
+        )
+    {
+        out.push_str(&format!(
+            "\n  request id: {id} (retry with --request-id {id} so the change is not made twice)"
+        ));
+    }
+    if let Some(hint) = hint(code, registry) {
+        out.push_str(&format!("\nhint: {hint}"));
+    }
+    out
+}
+
+/// What to do next, per code.
+fn hint(code: Code, registry: &str) -> Option<String> {
+    Some(match code {
+        Code::Unauthenticated => {
+            "mint a token with `homewardctl token mint --dev --subject me --role admin --party UA` \
+             and pass --token or HOMEWARD_TOKEN"
+                .into()
+        }
+        Code::PermissionDenied => {
+            "your token lacks a role this call needs: mint one with the role named above (--role)"
+                .into()
+        }
+        Code::Unavailable => format!(
+            "is the registry running? `make run` (this client talks to {registry}; change it with --registry \
+             or HOMEWARD_REGISTRY_URL)"
+        ),
+        Code::InvalidArgument => "correct the fields listed above and run the command again".into(),
+        Code::NotFound => {
+            "check the id; `homewardctl person search <name>` finds persons by name".into()
+        }
+        Code::AlreadyExists => {
+            "the record already exists: look it up with `homewardctl person search`".into()
+        }
+        Code::FailedPrecondition => {
+            "the record's current state does not allow this; see `homewardctl person history <id>`"
+                .into()
+        }
+        Code::Aborted => {
+            "the record changed meanwhile, or the request id was used for something else: \
+             read the record again and retry with a new --request-id"
+                .into()
+        }
+        Code::DeadlineExceeded => {
+            "the call took too long; retry it with the same --request-id".into()
+        }
+        Code::Unimplemented => {
+            format!("the server at {registry} does not offer this call: is it the registry?")
+        }
+        Code::Internal => "the registry failed; give the error id above to its operators".into(),
+        Code::ResourceExhausted => "the registry is overloaded; wait a little and retry".into(),
+        _ => return None,
+    })
+}
+
+/// The canonical upper-case name of a gRPC code, as grpcurl and the gRPC docs print it.
+pub fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use tonic_types::{ErrorDetails, FieldViolation};
+
+    use super::*;
+
+    #[test]
+    fn a_refused_request_lists_each_field_and_says_what_to_do() {
+        let mut details = ErrorDetails::new();
+        details.set_bad_request(vec![
+            FieldViolation::new("person.names", "at least one name is required"),
+            FieldViolation::new("person.holding_party", "required: a party code such as UA"),
+        ]);
+        details.set_error_info("INVALID_ARGUMENT", "homeward.registry", HashMap::new());
+        let status =
+            tonic::Status::with_error_details(Code::InvalidArgument, "invalid request", details);
+        let report = CliError::from(status).report("http://x");
+        assert!(
+            report.starts_with("error: INVALID_ARGUMENT: invalid request"),
+            "{report}"
+        );
+        assert!(
+            report.contains("\n  person.names: at least one name is required"),
+            "{report}"
+        );
+        assert!(
+            report.contains("\n  person.holding_party: required"),
+            "{report}"
+        );
+        assert!(!report.contains("reason:"), "{report}");
+        assert!(report.contains("hint: correct the fields"), "{report}");
+    }
+
+    #[test]
+    fn an_unreachable_registry_names_the_address_and_the_request_id_to_retry_with() {
+        let err =
+            CliError::from(tonic::Status::unavailable("tcp connect error")).with_request_id("r-1");
+        let report = err.report("http://127.0.0.1:1");
+        assert!(report.contains("--request-id r-1"), "{report}");
+        assert!(report.contains("make run"), "{report}");
+        assert!(report.contains("http://127.0.0.1:1"), "{report}");
+        assert_eq!(err.exit_code(), ExitCode::from(1));
+        assert_eq!(CliError::input("x").exit_code(), ExitCode::from(2));
+    }
+
+    #[test]
+    fn a_missing_token_points_at_token_mint() {
+        let report = CliError::from(tonic::Status::unauthenticated("missing token")).report("u");
+        assert!(report.contains("homewardctl token mint --dev"), "{report}");
+        assert!(report.contains("HOMEWARD_TOKEN"), "{report}");
+    }
+}
