@@ -462,3 +462,80 @@ pub fn entry_to_pb(e: &StatusEntry) -> pb::StatusChange {
         recorded_by: e.recorded_by.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valid() -> pb::Person {
+        pb::Person {
+            category: pb::PersonCategory::Civilian as i32,
+            names: vec![common::PersonName {
+                given: "Олена".into(),
+                family: "Бойко".into(),
+                ..Default::default()
+            }],
+            affiliated_party: "UA".into(),
+            holding_party: "RU".into(),
+            ..Default::default()
+        }
+    }
+
+    fn fields(p: &pb::Person) -> Vec<String> {
+        let mut check = Check::default();
+        identity(&mut check, "person", p);
+        check.violations.into_iter().map(|v| v.field).collect()
+    }
+
+    #[test]
+    fn a_minimal_person_is_valid_and_its_script_is_detected() {
+        let mut check = Check::default();
+        let id = identity(&mut check, "person", &valid());
+        assert!(check.violations.is_empty());
+        assert_eq!(id.names[0].script, Script::Cyrillic);
+        assert_eq!(id.file_reference, None);
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_field_path() {
+        let mut p = valid();
+        p.category = 0;
+        p.names[0].family.clear();
+        p.names[0].given.clear();
+        p.holding_party = "Russia".into();
+        p.citizenship = "UKR".into();
+        p.documents.push(pb::IdentityDocument::default());
+        p.unit = "u".repeat(MAX_TEXT + 1);
+        p.rank = "bad\u{7}rank".into();
+        assert_eq!(
+            fields(&p),
+            vec![
+                "person.category",
+                "person.names[0].family",
+                "person.documents[0].type",
+                "person.documents[0].number",
+                "person.citizenship",
+                "person.holding_party",
+                "person.rank",
+                "person.unit",
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_enum_values_are_refused_not_guessed() {
+        let mut p = valid();
+        p.sex = 42;
+        assert_eq!(fields(&p), vec!["person.sex"]);
+        let mut p = valid();
+        p.names[0].script = 9;
+        assert_eq!(fields(&p), vec!["person.names[0].script"]);
+    }
+
+    #[test]
+    fn a_status_change_without_a_status_is_invalid() {
+        let mut check = Check::default();
+        assert!(status_change(&mut check, Some(&pb::StatusChange::default())).is_none());
+        assert_eq!(check.violations[0].field, "change.status");
+    }
+}
