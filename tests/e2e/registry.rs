@@ -226,6 +226,10 @@ async fn import_reports_bad_rows_and_keeps_the_good_ones(backend: Backend) {
             if i == 7 {
                 p.names.clear();
             }
+            if i == 100 || i == 101 {
+                // The second use of a file reference is refused; the rest of its chunk is kept.
+                p.file_reference = "UA-2025-0100".into();
+            }
             if i == 900 {
                 p.birth_date = Some(PartialDate {
                     year: 1991,
@@ -248,12 +252,13 @@ async fn import_reports_bad_rows_and_keeps_the_good_ones(backend: Backend) {
         .unwrap()
         .into_inner();
     assert_eq!(summary.rows_received, 1_200);
-    assert_eq!(summary.rows_imported, 1_198);
-    assert_eq!(summary.rows_rejected, 2);
+    assert_eq!(summary.rows_imported, 1_197);
+    assert_eq!(summary.rows_rejected, 3);
     let bad: Vec<u64> = summary.errors.iter().map(|e| e.row_number).collect();
-    assert_eq!(bad, vec![9, 902]);
+    assert_eq!(bad, vec![9, 103, 902]);
     assert_eq!(summary.errors[0].field, "person.names");
-    assert_eq!(count(&mut client).await, 1_198);
+    assert_eq!(summary.errors[1].field, "person.file_reference");
+    assert_eq!(count(&mut client).await, 1_197);
 
     // Sending the same import again writes nothing new.
     let again = client
@@ -262,8 +267,8 @@ async fn import_reports_bad_rows_and_keeps_the_good_ones(backend: Backend) {
         .unwrap()
         .into_inner();
     assert!(again.replayed);
-    assert_eq!(again.rows_imported, 1_198);
-    assert_eq!(count(&mut client).await, 1_198);
+    assert_eq!(again.rows_imported, 1_197);
+    assert_eq!(count(&mut client).await, 1_197);
     registry.stop().await;
 }
 

@@ -91,8 +91,36 @@ fn chain(head: Option<(i64, String)>, rows: Vec<UnsealedRow>) -> Vec<(i64, i64, 
 
 const SEAL_BATCH: i64 = 2_000;
 
+type Query<DB> = sqlx::query::Query<'static, DB, <DB as sqlx::Database>::Arguments>;
+
+/// PostgreSQL takes the seals as typed arrays.
+fn bind_arrays(
+    q: Query<sqlx::Postgres>,
+    ids: Vec<i64>,
+    sequences: Vec<i64>,
+    prevs: Vec<String>,
+    hashes: Vec<String>,
+) -> Query<sqlx::Postgres> {
+    q.bind(ids).bind(sequences).bind(prevs).bind(hashes)
+}
+
+/// SQLite has no arrays: the seals travel as JSON arrays.
+fn bind_json(
+    q: Query<sqlx::Sqlite>,
+    ids: Vec<i64>,
+    sequences: Vec<i64>,
+    prevs: Vec<String>,
+    hashes: Vec<String>,
+) -> Query<sqlx::Sqlite> {
+    let json = |v: serde_json::Value| v.to_string();
+    q.bind(json(ids.into()))
+        .bind(json(sequences.into()))
+        .bind(json(prevs.into()))
+        .bind(json(hashes.into()))
+}
+
 macro_rules! backend {
-    ($name:ident, $db:ty, $update:expr) => {
+    ($name:ident, $db:ty, $update:expr, $bind:path) => {
         pub mod $name {
             use super::*;
 
@@ -154,12 +182,8 @@ macro_rules! backend {
                         (a, b, c, d)
                     },
                 );
-                // One statement for the whole batch; the JSON arrays work on both backends.
-                sqlx::query($update)
-                    .bind(serde_json::to_string(&ids).unwrap_or_default())
-                    .bind(serde_json::to_string(&sequences).unwrap_or_default())
-                    .bind(serde_json::to_string(&prevs).unwrap_or_default())
-                    .bind(serde_json::to_string(&hashes).unwrap_or_default())
+                // One statement for the whole batch.
+                $bind(sqlx::query($update), ids, sequences, prevs, hashes)
                     .execute(&mut *conn)
                     .await?;
                 Ok(n)
@@ -187,13 +211,10 @@ macro_rules! backend {
 backend!(
     postgres,
     sqlx::Postgres,
-    "UPDATE audit_log SET sequence = u.seq, prev_hash = u.prev, hash = u.hash FROM ( \
-       SELECT i.value::bigint AS id, s.value::bigint AS seq, p.value AS prev, h.value AS hash \
-       FROM jsonb_array_elements_text($1::jsonb) WITH ORDINALITY AS i(value, n) \
-       JOIN jsonb_array_elements_text($2::jsonb) WITH ORDINALITY AS s(value, n) USING (n) \
-       JOIN jsonb_array_elements_text($3::jsonb) WITH ORDINALITY AS p(value, n) USING (n) \
-       JOIN jsonb_array_elements_text($4::jsonb) WITH ORDINALITY AS h(value, n) USING (n)) AS u \
-     WHERE audit_log.id = u.id"
+    "UPDATE audit_log SET sequence = u.seq, prev_hash = u.prev, hash = u.hash \
+     FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[]) AS u(id, seq, prev, hash) \
+     WHERE audit_log.id = u.id",
+    bind_arrays
 );
 backend!(
     sqlite,
@@ -202,7 +223,8 @@ backend!(
        SELECT i.value AS id, s.value AS seq, p.value AS prev, h.value AS hash \
        FROM json_each($1) AS i JOIN json_each($2) AS s ON s.key = i.key \
        JOIN json_each($3) AS p ON p.key = i.key JOIN json_each($4) AS h ON h.key = i.key) AS u \
-     WHERE audit_log.id = u.id"
+     WHERE audit_log.id = u.id",
+    bind_json
 );
 
 /// Checks the whole chain, and the anchor when one is given.

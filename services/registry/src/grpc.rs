@@ -47,6 +47,8 @@ const EVENT_READERS: &[Role] = &[
 ];
 const AUDITORS: &[Role] = &[Role::Auditor, Role::TracingAgency, Role::Admin];
 const IMPORT_CHUNK: usize = 500;
+/// Chunks of one import written at once.
+const IMPORT_WRITERS: usize = 3;
 const MAX_IMPORT_ERRORS: usize = 1_000;
 const MAX_BATCH_IDS: usize = 5_000;
 
@@ -171,9 +173,8 @@ impl Registry {
         let key = Self::key("create_person", &req.request_id, &req, |r| {
             r.request_id.clear()
         })?;
-        if let Some(done) = self.replayed(&key).await? {
-            return Ok(done);
-        }
+        // No lookup first: the write itself finds a replayed request id and returns the first
+        // response, and a replay's body is the same valid body as the first time.
         let mut check = Check::default();
         let Some(input) = req.person.as_ref() else {
             return Err(invalid("person", "required"));
@@ -488,6 +489,8 @@ impl Registry {
         let mut chunk: Vec<(u64, PersonWrite)> = Vec::with_capacity(IMPORT_CHUNK);
         let mut received_in_chunk = 0usize;
         let mut chunk_no = 0u64;
+        // Chunks are written by a few tasks at once while the next rows arrive and are checked.
+        let mut writers = tokio::task::JoinSet::new();
         loop {
             let message = stream
                 .message()
@@ -532,22 +535,35 @@ impl Registry {
             }
             reject(&mut summary, row_number, check.violations);
             if received_in_chunk == IMPORT_CHUNK {
-                self.import_chunk(
-                    who,
-                    &key,
+                if writers.len() >= IMPORT_WRITERS {
+                    merge(&mut summary, writers.join_next().await)?;
+                }
+                writers.spawn(import_chunk(
+                    self.store.clone(),
+                    self.feed.clone(),
+                    who.clone(),
+                    key.clone(),
                     chunk_no,
                     std::mem::take(&mut chunk),
-                    &mut summary,
-                )
-                .await?;
+                ));
                 chunk_no += 1;
                 received_in_chunk = 0;
             }
         }
         if received_in_chunk > 0 {
-            self.import_chunk(who, &key, chunk_no, chunk, &mut summary)
-                .await?;
+            writers.spawn(import_chunk(
+                self.store.clone(),
+                self.feed.clone(),
+                who.clone(),
+                key.clone(),
+                chunk_no,
+                chunk,
+            ));
         }
+        while let Some(done) = writers.join_next().await {
+            merge(&mut summary, Some(done))?;
+        }
+        summary.errors.sort_by_key(|e| e.row_number);
         summary.rows_rejected = summary.rows_received - summary.rows_imported;
         let batch = WriteBatch {
             audit: vec![audit_entry(
@@ -561,68 +577,6 @@ impl Registry {
             ..WriteBatch::default()
         };
         self.commit(batch, summary).await
-    }
-
-    /// Writes one chunk of valid rows in one transaction, under its own request id so a retried
-    /// import does not write it twice. Rows refused by the database (a taken file reference) are
-    /// retried one by one so only they are rejected.
-    async fn import_chunk(
-        &self,
-        who: &Principal,
-        key: &RequestKey,
-        chunk_no: u64,
-        rows: Vec<(u64, PersonWrite)>,
-        summary: &mut pb::ImportPersonsResponse,
-    ) -> Result<()> {
-        let chunk_key = RequestKey::new(
-            "import_persons_chunk",
-            &format!("{}#{chunk_no}", key.request_id),
-            key.fingerprint.as_bytes(),
-        )?;
-        let count = rows.len() as u64;
-        let batch = import_batch(
-            who,
-            &key.request_id,
-            Some(chunk_key.clone()),
-            rows.iter().map(|(_, w)| w.clone()).collect(),
-        );
-        match self.store.write(&batch).await {
-            Ok(_) => {
-                summary.rows_imported += count;
-                self.feed.wake();
-                Ok(())
-            }
-            Err(StoreError::UniqueViolation(c)) if c.contains("file_reference") => {
-                for (row_number, write) in rows {
-                    match self
-                        .store
-                        .write(&import_batch(who, &key.request_id, None, vec![write]))
-                        .await
-                    {
-                        Ok(_) => summary.rows_imported += 1,
-                        Err(StoreError::UniqueViolation(c)) if c.contains("file_reference") => {
-                            reject(
-                                summary,
-                                row_number,
-                                vec![homeward_kit::error::Violation::new(
-                                    "person.file_reference",
-                                    "already used by another person",
-                                )],
-                            )
-                        }
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                let marker = WriteBatch {
-                    key: Some(chunk_key),
-                    ..WriteBatch::default()
-                };
-                self.store.write(&marker).await?;
-                self.feed.wake();
-                Ok(())
-            }
-            Err(e) => Err(e.into()),
-        }
     }
 
     async fn record_status_change(
@@ -911,6 +865,85 @@ impl Registry {
             .await?;
         Ok(pb::MarkRepatriatedResponse { persons })
     }
+}
+
+/// What one written import chunk adds to the summary.
+struct ChunkOutcome {
+    imported: u64,
+    rejected: Vec<(u64, homeward_kit::error::Violation)>,
+}
+
+fn merge(
+    summary: &mut pb::ImportPersonsResponse,
+    done: Option<std::result::Result<Result<ChunkOutcome>, tokio::task::JoinError>>,
+) -> Result<()> {
+    let Some(done) = done else { return Ok(()) };
+    let outcome = done.map_err(|e| RegistryError::Api(ApiError::internal(&e)))??;
+    summary.rows_imported += outcome.imported;
+    for (row, violation) in outcome.rejected {
+        reject(summary, row, vec![violation]);
+    }
+    Ok(())
+}
+
+/// Writes one chunk of valid rows in one transaction, under its own request id so a retried
+/// import does not write it twice. Rows refused by the database (a taken file reference) are
+/// retried one by one so only they are rejected.
+async fn import_chunk(
+    store: Arc<dyn RegistryStore>,
+    feed: EventFeed,
+    who: Principal,
+    key: RequestKey,
+    chunk_no: u64,
+    rows: Vec<(u64, PersonWrite)>,
+) -> Result<ChunkOutcome> {
+    let chunk_key = RequestKey::new(
+        "import_persons_chunk",
+        &format!("{}#{chunk_no}", key.request_id),
+        key.fingerprint.as_bytes(),
+    )?;
+    let mut outcome = ChunkOutcome {
+        imported: rows.len() as u64,
+        rejected: vec![],
+    };
+    let batch = import_batch(
+        &who,
+        &key.request_id,
+        Some(chunk_key.clone()),
+        rows.iter().map(|(_, w)| w.clone()).collect(),
+    );
+    match store.write(&batch).await {
+        Ok(_) => {}
+        Err(StoreError::UniqueViolation(c)) if c.contains("file_reference") => {
+            outcome.imported = 0;
+            for (row_number, write) in rows {
+                match store
+                    .write(&import_batch(&who, &key.request_id, None, vec![write]))
+                    .await
+                {
+                    Ok(_) => outcome.imported += 1,
+                    Err(StoreError::UniqueViolation(c)) if c.contains("file_reference") => {
+                        outcome.rejected.push((
+                            row_number,
+                            homeward_kit::error::Violation::new(
+                                "person.file_reference",
+                                "already used by another person",
+                            ),
+                        ))
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            let marker = WriteBatch {
+                key: Some(chunk_key),
+                ..WriteBatch::default()
+            };
+            store.write(&marker).await?;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    feed.wake();
+    Ok(outcome)
 }
 
 fn decode<R: Message + Default>(bytes: &[u8]) -> Result<R> {

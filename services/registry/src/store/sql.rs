@@ -100,6 +100,9 @@ macro_rules! sql_store {
             }
 
             async fn write(&self, batch: &WriteBatch) -> Result<WriteOutcome, StoreError> {
+                if let Some(outcome) = self.write_in_one_statement(batch).await? {
+                    return Ok(outcome);
+                }
                 let d = &$dialect;
                 let mut tx = $begin(&self.pool).await?;
                 if let Some(key) = &batch.key {
@@ -245,6 +248,180 @@ macro_rules! sql_store {
             }
         }
     };
+}
+
+/// Registrations (new persons only, under a request id) as one statement: one round trip and
+/// no transaction held open while the service does other work. The request id is inserted
+/// first; when it already exists nothing else is written and the stored response is returned.
+const POSTGRES_REGISTER: &str = "WITH k AS ( \
+      INSERT INTO idempotency (scope, request_id, fingerprint, response, created_at_us) \
+      VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING 1), \
+    p AS (INSERT INTO persons (id, version, category, status, holding_party, affiliated_party, \
+      file_reference, search_keys, record, updated_at_us) \
+      SELECT u.id, u.version, u.category, u.status, u.holding_party, u.affiliated_party, \
+      u.file_reference, u.search_keys, u.record, u.updated_at_us \
+      FROM k, UNNEST($6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[], \
+      $12::text[], $13::text[], $14::text[], $15::bigint[]) WITH ORDINALITY \
+      AS u(id, version, category, status, holding_party, affiliated_party, file_reference, \
+      search_keys, record, updated_at_us, n) ORDER BY u.n), \
+    h AS (INSERT INTO status_history (person_id, sequence, record) \
+      SELECT u.person_id, u.sequence, u.record \
+      FROM k, UNNEST($16::text[], $17::bigint[], $18::text[]) AS u(person_id, sequence, record)), \
+    o AS (INSERT INTO outbox (event_id, event_type, aggregate_id, payload_type, payload, \
+      traceparent, occurred_at_us) \
+      SELECT e.event_id, e.event_type, e.aggregate_id, e.payload_type, e.payload, e.traceparent, \
+      e.occurred_at_us \
+      FROM k, UNNEST($19::text[], $20::text[], $21::text[], $22::text[], $23::bytea[], $24::text[], \
+      $25::bigint[]) WITH ORDINALITY AS e(event_id, event_type, aggregate_id, payload_type, \
+      payload, traceparent, occurred_at_us, n) ORDER BY e.n), \
+    a AS (INSERT INTO audit_log (recorded_at_us, actor, action, target, request_id, details) \
+      SELECT u.recorded_at_us, u.actor, u.action, u.target, u.request_id, u.details \
+      FROM k, UNNEST($26::bigint[], $27::text[], $28::text[], $29::text[], $30::text[], \
+      $31::text[]) WITH ORDINALITY AS u(recorded_at_us, actor, action, target, request_id, \
+      details, n) ORDER BY u.n) \
+    SELECT count(*) FROM k";
+
+impl PostgresStore {
+    async fn write_in_one_statement(
+        &self,
+        batch: &WriteBatch,
+    ) -> Result<Option<WriteOutcome>, StoreError> {
+        let Some(key) = &batch.key else {
+            return Ok(None);
+        };
+        let registration = batch
+            .persons
+            .iter()
+            .all(|w| w.expected_version.is_none() && w.reservation == Reservation::None);
+        if !registration {
+            return Ok(None);
+        }
+        let rows: Vec<PersonRow> = batch.persons.iter().map(PersonRow::new).collect();
+        let history: Vec<(String, i64, String)> = batch
+            .persons
+            .iter()
+            .filter_map(|w| {
+                w.history.as_ref().map(|h| {
+                    (
+                        w.person.id.to_string(),
+                        h.sequence,
+                        serde_json::to_string(h).unwrap_or_default(),
+                    )
+                })
+            })
+            .collect();
+        let now = homeward_kit::timestamp::now_micros();
+        let events = &batch.events;
+        let audit = &batch.audit;
+        let applied: i64 = sqlx::query_scalar(POSTGRES_REGISTER)
+            .bind(key.scope)
+            .bind(&key.request_id)
+            .bind(&key.fingerprint)
+            .bind(&batch.response)
+            .bind(now)
+            .bind(rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.version).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.category.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.status.clone()).collect::<Vec<_>>())
+            .bind(
+                rows.iter()
+                    .map(|r| r.holding_party.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                rows.iter()
+                    .map(|r| r.affiliated_party.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                rows.iter()
+                    .map(|r| r.file_reference.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                rows.iter()
+                    .map(|r| r.search_keys.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(rows.iter().map(|r| r.record.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.updated_at_us).collect::<Vec<_>>())
+            .bind(history.iter().map(|h| h.0.clone()).collect::<Vec<_>>())
+            .bind(history.iter().map(|h| h.1).collect::<Vec<_>>())
+            .bind(history.iter().map(|h| h.2.clone()).collect::<Vec<_>>())
+            .bind(
+                events
+                    .iter()
+                    .map(|e| e.event_id.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                events
+                    .iter()
+                    .map(|e| e.event_type.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                events
+                    .iter()
+                    .map(|e| e.aggregate_id.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                events
+                    .iter()
+                    .map(|e| e.payload.type_url.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                events
+                    .iter()
+                    .map(|e| e.payload.value.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                events
+                    .iter()
+                    .map(|e| e.traceparent.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(events.iter().map(|e| e.occurred_at_us).collect::<Vec<_>>())
+            .bind(audit.iter().map(|_| now).collect::<Vec<_>>())
+            .bind(audit.iter().map(|a| a.actor.clone()).collect::<Vec<_>>())
+            .bind(audit.iter().map(|a| a.action.clone()).collect::<Vec<_>>())
+            .bind(audit.iter().map(|a| a.target.clone()).collect::<Vec<_>>())
+            .bind(
+                audit
+                    .iter()
+                    .map(|a| a.request_id.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                audit
+                    .iter()
+                    .map(|a| a.details.to_string())
+                    .collect::<Vec<_>>(),
+            )
+            .fetch_one(&self.pool)
+            .await?;
+        if applied == 1 {
+            return Ok(Some(WriteOutcome::Applied));
+        }
+        match self.lookup_request(key).await? {
+            Some(replay) => Ok(Some(WriteOutcome::Replayed(replay))),
+            // The id's row vanished between the two statements: only a purge does that.
+            None => Err(StoreError::Conflict),
+        }
+    }
+}
+
+impl SqliteStore {
+    /// SQLite writes are local and cheap; every change takes the one transactional path.
+    async fn write_in_one_statement(
+        &self,
+        _batch: &WriteBatch,
+    ) -> Result<Option<WriteOutcome>, StoreError> {
+        Ok(None)
+    }
 }
 
 sql_store!(
