@@ -183,9 +183,17 @@ macro_rules! backend {
                     },
                 );
                 // One statement for the whole batch.
-                $bind(sqlx::query($update), ids, sequences, prevs, hashes)
-                    .execute(&mut *conn)
-                    .await?;
+                // Not prepared once and kept: a plan made while the log was small would scan
+                // the whole table on every later run.
+                $bind(
+                    sqlx::query($update).persistent(false),
+                    ids,
+                    sequences,
+                    prevs,
+                    hashes,
+                )
+                .execute(&mut *conn)
+                .await?;
                 Ok(n)
             }
 

@@ -38,7 +38,10 @@ impl Db {
     ) -> Result<Self, StoreError> {
         let url = config.url.trim();
         let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // No ping before each use: it is a round trip per request, and a broken connection
+            // fails its statement anyway, which callers see as UNAVAILABLE and retry.
             let options = PgPoolOptions::new()
+                .test_before_acquire(false)
                 .max_connections(config.max_connections)
                 .acquire_timeout(Duration::from_millis(config.acquire_timeout_ms));
             let mut attempt = 0;

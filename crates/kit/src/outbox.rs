@@ -139,9 +139,10 @@ macro_rules! backend {
                 limit: i64,
             ) -> Result<Vec<StoredEvent>, StoreError> {
                 Ok(sqlx::query_as::<_, StoredEvent>(
-                    "SELECT position, event_id, event_type, aggregate_id, payload_type, payload, \
-                     traceparent, occurred_at_us FROM outbox WHERE position > $1 \
-                     ORDER BY position LIMIT $2",
+                    "SELECT p.position, o.event_id, o.event_type, o.aggregate_id, o.payload_type, \
+                     o.payload, o.traceparent, o.occurred_at_us \
+                     FROM outbox_positions p JOIN outbox o ON o.id = p.outbox_id \
+                     WHERE p.position > $1 ORDER BY p.position LIMIT $2",
                 )
                 .bind(after)
                 .bind(limit)
@@ -149,19 +150,32 @@ macro_rules! backend {
                 .await?)
             }
 
+            /// Gives the next positions to committed events, in id order, and returns how many.
             pub(crate) async fn assign_positions(
                 conn: &mut <$db as sqlx::Database>::Connection,
             ) -> Result<u64, StoreError> {
+                let (head,): (i64,) =
+                    sqlx::query_as("SELECT COALESCE(MAX(position), 0) FROM outbox_positions")
+                        .fetch_one(&mut *conn)
+                        .await?;
                 let done = sqlx::query(
-                    "UPDATE outbox SET position = numbered.pos FROM ( \
-                       SELECT id, (SELECT COALESCE(MAX(position), 0) FROM outbox) \
-                              + ROW_NUMBER() OVER (ORDER BY id) AS pos \
-                       FROM outbox WHERE position IS NULL ORDER BY id LIMIT $1) AS numbered \
-                     WHERE outbox.id = numbered.id",
+                    "INSERT INTO outbox_positions (position, outbox_id) \
+                     SELECT $1 + ROW_NUMBER() OVER (ORDER BY outbox_id), outbox_id \
+                     FROM (SELECT outbox_id FROM outbox_pending ORDER BY outbox_id LIMIT $2) AS pending",
                 )
+                .bind(head)
                 .bind(BATCH)
                 .execute(&mut *conn)
                 .await?;
+                if done.rows_affected() > 0 {
+                    sqlx::query(
+                        "DELETE FROM outbox_pending WHERE outbox_id IN \
+                         (SELECT outbox_id FROM outbox_positions WHERE position > $1)",
+                    )
+                    .bind(head)
+                    .execute(&mut *conn)
+                    .await?;
+                }
                 Ok(done.rows_affected())
             }
         }

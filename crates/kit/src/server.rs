@@ -62,6 +62,9 @@ pub async fn serve(
         .max_concurrent_streams(config.max_concurrent_streams)
         .http2_max_pending_accept_reset_streams(Some(64))
         .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
+        // Room for a streaming import to keep sending while the previous chunk is written.
+        .initial_stream_window_size(Some(1024 * 1024))
+        .initial_connection_window_size(Some(4 * 1024 * 1024))
         .layer(
             ServiceBuilder::new()
                 .load_shed()

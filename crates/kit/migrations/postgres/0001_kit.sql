@@ -3,9 +3,7 @@
 
 CREATE TABLE outbox (
     id             BIGSERIAL PRIMARY KEY,
-    -- Stream position, assigned after commit by the relay in commit order (see outbox.rs).
-    position       BIGINT UNIQUE,
-    event_id       TEXT NOT NULL UNIQUE,
+    event_id       TEXT NOT NULL,
     event_type     TEXT NOT NULL,
     aggregate_id   TEXT NOT NULL,
     payload_type   TEXT NOT NULL,
@@ -13,7 +11,24 @@ CREATE TABLE outbox (
     traceparent    TEXT NOT NULL DEFAULT '',
     occurred_at_us BIGINT NOT NULL
 );
-CREATE INDEX outbox_unsequenced ON outbox (id) WHERE position IS NULL;
+
+-- Stream positions, given after commit by the sequencer in commit order (see outbox.rs). They
+-- live in narrow tables of their own so that sequencing never rewrites the wide event rows.
+CREATE TABLE outbox_pending (
+    outbox_id BIGINT PRIMARY KEY
+);
+CREATE TABLE outbox_positions (
+    position  BIGINT PRIMARY KEY,
+    outbox_id BIGINT NOT NULL
+);
+
+CREATE FUNCTION outbox_mark_pending() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO outbox_pending (outbox_id) SELECT id FROM new_rows;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER outbox_pending_on_insert AFTER INSERT ON outbox
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION outbox_mark_pending();
 
 CREATE TABLE audit_log (
     id             BIGSERIAL PRIMARY KEY,

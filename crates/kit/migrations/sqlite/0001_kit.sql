@@ -3,9 +3,7 @@
 
 CREATE TABLE outbox (
     id             INTEGER PRIMARY KEY AUTOINCREMENT,
-    -- Stream position, assigned after commit by the relay in commit order (see outbox.rs).
-    position       BIGINT UNIQUE,
-    event_id       TEXT NOT NULL UNIQUE,
+    event_id       TEXT NOT NULL,
     event_type     TEXT NOT NULL,
     aggregate_id   TEXT NOT NULL,
     payload_type   TEXT NOT NULL,
@@ -13,7 +11,20 @@ CREATE TABLE outbox (
     traceparent    TEXT NOT NULL DEFAULT '',
     occurred_at_us BIGINT NOT NULL
 );
-CREATE INDEX outbox_unsequenced ON outbox (id) WHERE position IS NULL;
+
+-- Stream positions, given after commit by the sequencer in commit order (see outbox.rs). They
+-- live in narrow tables of their own so that sequencing never rewrites the wide event rows.
+CREATE TABLE outbox_pending (
+    outbox_id INTEGER PRIMARY KEY
+);
+CREATE TABLE outbox_positions (
+    position  INTEGER PRIMARY KEY,
+    outbox_id INTEGER NOT NULL
+);
+CREATE TRIGGER outbox_pending_on_insert AFTER INSERT ON outbox
+BEGIN
+    INSERT INTO outbox_pending (outbox_id) VALUES (NEW.id);
+END;
 
 CREATE TABLE audit_log (
     id             INTEGER PRIMARY KEY AUTOINCREMENT,
