@@ -7,6 +7,9 @@
 //! sequencer at a time (an advisory lock on PostgreSQL, the write lock on SQLite). A position is
 //! therefore only ever handed out above every position a reader could have seen, and a reader
 //! resuming from its cursor misses nothing and sees nothing twice.
+//!
+//! Positions live in narrow tables (`outbox_pending`, filled by a trigger on every insert into
+//! `outbox`, and `outbox_positions`), so sequencing never rewrites the wide event rows.
 
 use std::{sync::Arc, time::Duration};
 
