@@ -482,6 +482,104 @@ async fn status_changes_follow_the_rules_and_keep_history(backend: Backend) {
     registry.stop().await;
 }
 
+async fn reservations_are_all_or_nothing_and_release_restores_status(backend: Backend) {
+    let db = Database::fresh(backend).await;
+    let registry = RunningRegistry::start(&db, 0).await;
+    let mut client = registry
+        .client_as(&[Role::Registrar, Role::ExchangeOfficer])
+        .await;
+    let a = create(&mut client, person("Гончаренко", "Віктор", 1991)).await;
+    let b = create(&mut client, person("Савченко", "Ігор", 1993)).await;
+    let reserve = |exchange: &str, ids: Vec<String>, request_id: &str| pb::ReservePersonsRequest {
+        request_id: request_id.into(),
+        exchange_id: exchange.into(),
+        person_ids: ids,
+    };
+    client
+        .reserve_persons(reserve("phase-2", vec![b.id.clone()], "r-b"))
+        .await
+        .unwrap();
+    // a is free, b is taken: neither is reserved for phase-1.
+    let err = client
+        .reserve_persons(reserve("phase-1", vec![a.id.clone(), b.id.clone()], "r-ab"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert_eq!(
+        err.get_error_details().error_info().unwrap().reason,
+        "RESERVED_FOR_ANOTHER_EXCHANGE"
+    );
+    let get = |id: &str| pb::GetPersonRequest { id: id.into() };
+    let a_now = client
+        .get_person(get(&a.id))
+        .await
+        .unwrap()
+        .into_inner()
+        .person
+        .unwrap();
+    assert_eq!(a_now.status, pb::PersonStatus::Captured as i32);
+    assert!(a_now.reserved_for_exchange_id.is_empty());
+
+    // Replaying a reservation returns the first answer and reserves nothing new.
+    let first = client
+        .reserve_persons(reserve("phase-1", vec![a.id.clone()], "r-a"))
+        .await
+        .unwrap()
+        .into_inner();
+    let again = client
+        .reserve_persons(reserve("phase-1", vec![a.id.clone()], "r-a"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first, again);
+    assert_eq!(first.persons[0].reserved_for_exchange_id, "phase-1");
+
+    // Cancelling phase-1 releases everyone it reserved, back to where they were.
+    let released = client
+        .release_persons(pb::ReleasePersonsRequest {
+            request_id: rid(),
+            exchange_id: "phase-1".into(),
+            person_ids: vec![],
+            reason: "phase cancelled".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(released.persons.len(), 1);
+    assert_eq!(
+        released.persons[0].status,
+        pb::PersonStatus::Captured as i32
+    );
+    assert!(released.persons[0].reserved_for_exchange_id.is_empty());
+    // b stays with phase-2, and cannot be marked repatriated by phase-1.
+    let err = client
+        .mark_repatriated(pb::MarkRepatriatedRequest {
+            request_id: rid(),
+            exchange_id: "phase-1".into(),
+            person_ids: vec![b.id.clone()],
+            occur_time: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    let b_now = client
+        .get_person(get(&b.id))
+        .await
+        .unwrap()
+        .into_inner()
+        .person
+        .unwrap();
+    assert_eq!(b_now.reserved_for_exchange_id, "phase-2");
+    // A registrar alone may not reserve.
+    let mut registrar = registry.client_as(&[Role::Registrar]).await;
+    let err = registrar
+        .reserve_persons(reserve("phase-3", vec![a.id.clone()], "r-x"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    registry.stop().await;
+}
+
 async fn watch_resumes_after_a_restart_without_gaps_or_duplicates(backend: Backend) {
     let db = Database::fresh(backend).await;
     let registry = RunningRegistry::start(&db, 0).await;
@@ -793,6 +891,7 @@ on_both_backends!(
     replaying_a_request_id_returns_the_first_result,
     bad_input_gets_details_and_writes_nothing,
     status_changes_follow_the_rules_and_keep_history,
+    reservations_are_all_or_nothing_and_release_restores_status,
     watch_resumes_after_a_restart_without_gaps_or_duplicates,
     requests_without_a_valid_token_are_refused,
     search_finds_a_person_across_scripts_and_audit_verifies,

@@ -671,15 +671,18 @@ impl Registry {
 
     /// A status step applied to several persons of one exchange at once (reserve, release,
     /// repatriate), all or nothing.
-    async fn exchange_step(
+    #[allow(clippy::too_many_arguments)]
+    async fn exchange_step<R: Message + Default>(
         &self,
         who: &Principal,
         key: RequestKey,
         exchange_id: &str,
         persons: Vec<Person>,
         action: &str,
+        occurred_at_us: i64,
         step: impl Fn(&Person) -> Result<Option<(Person, StatusEntry, Reservation)>>,
-    ) -> Result<Vec<pb::Person>> {
+        respond: impl FnOnce(Vec<pb::Person>) -> R,
+    ) -> Result<R> {
         let mut batch = WriteBatch::default();
         let mut out = Vec::with_capacity(persons.len());
         for current in &persons {
@@ -689,7 +692,7 @@ impl Registry {
                     entry.exchange_id = Some(exchange_id.to_string());
                     entry.source = Source::OwnReport;
                     entry.reliability = Reliability::CompletelyReliable;
-                    entry.occurred_at_us = timestamp::now_micros();
+                    entry.occurred_at_us = occurred_at_us;
                     person.status_at_us = entry.occurred_at_us;
                     stamp(&mut person, &mut entry, who);
                     batch
@@ -713,10 +716,7 @@ impl Registry {
             serde_json::json!({"persons": batch.persons.iter().map(|w| w.person.id.to_string()).collect::<Vec<_>>()}),
         ));
         batch.key = Some(key);
-        Ok(self
-            .commit(batch, pb::ReservePersonsResponse { persons: out })
-            .await?
-            .persons)
+        self.commit(batch, respond(out)).await
     }
 
     async fn reserve_persons(
@@ -749,8 +749,14 @@ impl Registry {
         if !not_held.is_empty() {
             return Err(RegistryError::NotReservable(not_held));
         }
-        let persons = self
-            .exchange_step(who, key, &exchange, persons, "exchange.reserve", |p| {
+        self.exchange_step(
+            who,
+            key,
+            &exchange,
+            persons,
+            "exchange.reserve",
+            timestamp::now_micros(),
+            |p| {
                 if p.reserved_for.is_some() {
                     return Ok(None);
                 }
@@ -763,9 +769,10 @@ impl Registry {
                     blank_entry(Status::ReservedForExchange),
                     Reservation::Reserve(exchange.clone()),
                 )))
-            })
-            .await?;
-        Ok(pb::ReservePersonsResponse { persons })
+            },
+            |persons| pb::ReservePersonsResponse { persons },
+        )
+        .await
     }
 
     async fn release_persons(
@@ -806,8 +813,14 @@ impl Registry {
                 persons: elsewhere,
             });
         }
-        let persons = self
-            .exchange_step(who, key, &exchange, persons, "exchange.release", |p| {
+        self.exchange_step(
+            who,
+            key,
+            &exchange,
+            persons,
+            "exchange.release",
+            timestamp::now_micros(),
+            |p| {
                 if p.reserved_for.is_none() {
                     return Ok(None);
                 }
@@ -820,9 +833,10 @@ impl Registry {
                 let mut entry = blank_entry(next.status);
                 entry.note = req.reason.chars().take(200).collect();
                 Ok(Some((next, entry, Reservation::Release(exchange.clone()))))
-            })
-            .await?;
-        Ok(pb::ReleasePersonsResponse { persons })
+            },
+            |persons| pb::ReleasePersonsResponse { persons },
+        )
+        .await
     }
 
     async fn mark_repatriated(
@@ -850,8 +864,21 @@ impl Registry {
                 persons: not_reserved,
             });
         }
-        let persons = self
-            .exchange_step(who, key, &exchange, persons, "exchange.repatriate", |p| {
+        // When the handover happened, as the exchange reports it (now when not given).
+        let occurred_at_us = match req.occur_time.as_ref() {
+            None => timestamp::now_micros(),
+            Some(ts) => timestamp::proto_to_micros(ts)
+                .filter(|us| *us <= timestamp::now_micros() + 3_600_000_000)
+                .ok_or_else(|| invalid("occur_time", "out of range or in the future"))?,
+        };
+        self.exchange_step(
+            who,
+            key,
+            &exchange,
+            persons,
+            "exchange.repatriate",
+            occurred_at_us,
+            |p| {
                 let mut next = p.clone();
                 next.status = Status::Repatriated;
                 next.reserved_for = None;
@@ -861,9 +888,10 @@ impl Registry {
                     blank_entry(Status::Repatriated),
                     Reservation::Release(exchange.clone()),
                 )))
-            })
-            .await?;
-        Ok(pb::MarkRepatriatedResponse { persons })
+            },
+            |persons| pb::MarkRepatriatedResponse { persons },
+        )
+        .await
     }
 }
 
