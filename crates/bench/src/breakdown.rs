@@ -1,9 +1,10 @@
 //! `--breakdown`: the registry's store driven directly, without gRPC, to split the cost of a
-//! request between the database transaction, the extra idempotency lookup before it, the
-//! outbox/audit sequencer, and (for imports) the per-event outbox inserts.
+//! request between the store's write itself, the outbox/audit sequencer running beside it, an
+//! idempotency lookup before the write, and (for imports) the outbox events.
 //!
 //! The batches are built exactly as the gRPC handlers build them (`grpc.rs`: `create_person`,
-//! `import_chunk`/`import_batch`), before the clock starts, so only storage is measured.
+//! `import_chunk`/`import_batch`), before the clock starts, so only storage is measured; import
+//! chunks are written by as many tasks at once as `import_persons` uses.
 
 use std::{sync::Arc, time::Duration};
 
@@ -41,7 +42,10 @@ struct Ctx<'a> {
     server_url: &'a str,
     keep: bool,
 }
-const IMPORT_CHUNK: usize = 500;
+
+/// Rows per import chunk, and chunks written at once, as in `grpc.rs`.
+pub const IMPORT_CHUNK: usize = 500;
+pub const IMPORT_WRITERS: usize = 3;
 
 pub struct Experiment {
     pub name: String,
@@ -319,7 +323,7 @@ async fn import_experiment(
             Ok(())
         }
     };
-    let w = run_concurrent(warm, 1, write.clone()).await;
+    let w = run_concurrent(warm, IMPORT_WRITERS, write.clone()).await;
     if w.errors > 0 {
         return Err(format!(
             "{name}: warm-up failed: {}",
@@ -328,7 +332,7 @@ async fn import_experiment(
         .into());
     }
     let probe = probe::Probe::start(server_url, crate::db_name(&s.url), pool_of(&s.db)).await?;
-    let outcome = run_concurrent(batches, 1, write).await;
+    let outcome = run_concurrent(batches, IMPORT_WRITERS, write).await;
     let profile = probe.finish().await;
     close(s, server_url, keep).await;
     let written = if outcome.errors == 0 {
@@ -338,409 +342,6 @@ async fn import_experiment(
     };
     Ok(Experiment {
         name: name.into(),
-        rows: written,
-        outcome,
-        profile,
-    })
-}
-
-/// A prototype of the suggested CreatePerson write: the whole batch in one statement (claim
-/// the request id first; write the rest only when the claim succeeded), in autocommit, so one
-/// round trip instead of eleven. Replays (no claim) write nothing and would be answered from the
-/// stored response.
-const CREATE_ONE_STATEMENT: &str = "WITH k AS (\
-    INSERT INTO idempotency (scope, request_id, fingerprint, response, created_at_us) \
-    VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING 1), \
-  p AS (INSERT INTO persons (id, version, category, status, holding_party, affiliated_party, \
-    file_reference, search_keys, record, updated_at_us) \
-    SELECT $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 FROM k RETURNING id), \
-  h AS (INSERT INTO status_history (person_id, sequence, record) SELECT id, $16, $17 FROM p), \
-  o AS (INSERT INTO outbox (event_id, event_type, aggregate_id, payload_type, payload, traceparent, \
-    occurred_at_us) SELECT $18, $19, $20, $21, $22, $23, $24 FROM k) \
-  INSERT INTO audit_log (recorded_at_us, actor, action, target, request_id, details) \
-  SELECT $25, $26, $27, $28, $29, $30 FROM k";
-
-async fn create_one_statement(pool: &sqlx::PgPool, c: &Create) -> Result<(), String> {
-    let b = &c.batch;
-    let w = b.persons.first().ok_or("no person")?;
-    let h = w.history.as_ref().ok_or("no history")?;
-    let e = b.events.first().ok_or("no event")?;
-    let a = b.audit.first().ok_or("no audit entry")?;
-    let row = people::stored_row(&w.person);
-    let now = homeward_kit::timestamp::now_micros();
-    sqlx::query(CREATE_ONE_STATEMENT)
-        .bind(c.key.scope)
-        .bind(&c.key.request_id)
-        .bind(&c.key.fingerprint)
-        .bind(&b.response)
-        .bind(now)
-        .bind(row.id)
-        .bind(row.version)
-        .bind(row.category)
-        .bind(row.status)
-        .bind(row.holding_party)
-        .bind(row.affiliated_party)
-        .bind(row.file_reference)
-        .bind(row.search_keys)
-        .bind(row.record)
-        .bind(row.updated_at_us)
-        .bind(h.sequence)
-        .bind(serde_json::to_string(h).unwrap_or_default())
-        .bind(&e.event_id)
-        .bind(&e.event_type)
-        .bind(&e.aggregate_id)
-        .bind(&e.payload.type_url)
-        .bind(&e.payload.value)
-        .bind(&e.traceparent)
-        .bind(e.occurred_at_us)
-        .bind(now)
-        .bind(&a.actor)
-        .bind(&a.action)
-        .bind(&a.target)
-        .bind(&a.request_id)
-        .bind(a.details.to_string())
-        .execute(pool)
-        .await
-        .map(|_| ())
-        .map_err(|e| e.to_string())
-}
-
-/// A prototype of the suggested import chunk write: persons and history as today (one JSON
-/// array each), the outbox events in one `UNNEST` insert instead of one statement per event,
-/// everything in one statement.
-const IMPORT_ONE_STATEMENT: &str = "WITH k AS (\
-    INSERT INTO idempotency (scope, request_id, fingerprint, response, created_at_us) \
-    VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING 1), \
-  p AS (INSERT INTO persons (id, version, category, status, holding_party, affiliated_party, \
-    file_reference, search_keys, record, updated_at_us) \
-    SELECT x->>'id', (x->>'version')::bigint, x->>'category', x->>'status', x->>'holding_party', \
-    x->>'affiliated_party', x->>'file_reference', x->>'search_keys', x->>'record', \
-    (x->>'updated_at_us')::bigint FROM k, jsonb_array_elements($6::jsonb) WITH ORDINALITY AS t(x, n) ORDER BY n), \
-  h AS (INSERT INTO status_history (person_id, sequence, record) \
-    SELECT x->>'person_id', (x->>'sequence')::bigint, x->>'record' FROM k, jsonb_array_elements($7::jsonb) AS t(x)), \
-  o AS (INSERT INTO outbox (event_id, event_type, aggregate_id, payload_type, payload, traceparent, occurred_at_us) \
-    SELECT e.event_id, e.event_type, e.aggregate_id, e.payload_type, e.payload, e.traceparent, e.occurred_at_us \
-    FROM k, UNNEST($8::text[], $9::text[], $10::text[], $11::text[], $12::bytea[], $13::text[], $14::bigint[]) \
-    WITH ORDINALITY AS e(event_id, event_type, aggregate_id, payload_type, payload, traceparent, occurred_at_us, n) ORDER BY e.n) \
-  INSERT INTO audit_log (recorded_at_us, actor, action, target, request_id, details) \
-  SELECT $15, $16, $17, $18, $19, $20 FROM k";
-
-async fn import_one_statement(pool: &sqlx::PgPool, b: &WriteBatch) -> Result<(), String> {
-    let key = b.key.as_ref().ok_or("no key")?;
-    let a = b.audit.first().ok_or("no audit entry")?;
-    let persons: Vec<serde_json::Value> = b
-        .persons
-        .iter()
-        .map(|w| {
-            let r = people::stored_row(&w.person);
-            serde_json::json!({
-                "id": r.id, "version": r.version, "category": r.category, "status": r.status,
-                "holding_party": r.holding_party, "affiliated_party": r.affiliated_party,
-                "file_reference": r.file_reference, "search_keys": r.search_keys, "record": r.record,
-                "updated_at_us": r.updated_at_us,
-            })
-        })
-        .collect();
-    let history: Vec<serde_json::Value> = b
-        .persons
-        .iter()
-        .filter_map(|w| {
-            w.history.as_ref().map(|h| {
-                serde_json::json!({
-                    "person_id": w.person.id.to_string(), "sequence": h.sequence,
-                    "record": serde_json::to_string(h).unwrap_or_default(),
-                })
-            })
-        })
-        .collect();
-    let ev = &b.events;
-    let now = homeward_kit::timestamp::now_micros();
-    sqlx::query(IMPORT_ONE_STATEMENT)
-        .bind(key.scope)
-        .bind(&key.request_id)
-        .bind(&key.fingerprint)
-        .bind(&b.response)
-        .bind(now)
-        .bind(serde_json::Value::Array(persons).to_string())
-        .bind(serde_json::Value::Array(history).to_string())
-        .bind(ev.iter().map(|e| e.event_id.clone()).collect::<Vec<_>>())
-        .bind(ev.iter().map(|e| e.event_type.clone()).collect::<Vec<_>>())
-        .bind(
-            ev.iter()
-                .map(|e| e.aggregate_id.clone())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            ev.iter()
-                .map(|e| e.payload.type_url.clone())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            ev.iter()
-                .map(|e| e.payload.value.clone())
-                .collect::<Vec<_>>(),
-        )
-        .bind(ev.iter().map(|e| e.traceparent.clone()).collect::<Vec<_>>())
-        .bind(ev.iter().map(|e| e.occurred_at_us).collect::<Vec<_>>())
-        .bind(now)
-        .bind(&a.actor)
-        .bind(&a.action)
-        .bind(&a.target)
-        .bind(&a.request_id)
-        .bind(a.details.to_string())
-        .execute(pool)
-        .await
-        .map(|_| ())
-        .map_err(|e| e.to_string())
-}
-
-/// The same chunk with every column bound as a typed array (`UNNEST`), so PostgreSQL does not
-/// parse a JSON document holding each record as an escaped string.
-const IMPORT_UNNEST: &str = "WITH k AS (\
-    INSERT INTO idempotency (scope, request_id, fingerprint, response, created_at_us) \
-    VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING 1), \
-  p AS (INSERT INTO persons (id, version, category, status, holding_party, affiliated_party, \
-    file_reference, search_keys, record, updated_at_us) \
-    SELECT u.id, u.version, u.category, u.status, u.holding_party, u.affiliated_party, u.file_reference, \
-    u.search_keys, u.record, u.updated_at_us FROM k, UNNEST($6::text[], $7::bigint[], $8::text[], $9::text[], \
-    $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::bigint[]) WITH ORDINALITY \
-    AS u(id, version, category, status, holding_party, affiliated_party, file_reference, search_keys, record, \
-    updated_at_us, n) ORDER BY u.n), \
-  h AS (INSERT INTO status_history (person_id, sequence, record) \
-    SELECT u.person_id, u.sequence, u.record FROM k, UNNEST($16::text[], $17::bigint[], $18::text[]) \
-    AS u(person_id, sequence, record)), \
-  o AS (INSERT INTO outbox (event_id, event_type, aggregate_id, payload_type, payload, traceparent, occurred_at_us) \
-    SELECT e.event_id, e.event_type, e.aggregate_id, e.payload_type, e.payload, e.traceparent, e.occurred_at_us \
-    FROM k, UNNEST($19::text[], $20::text[], $21::text[], $22::text[], $23::bytea[], $24::text[], $25::bigint[]) \
-    WITH ORDINALITY AS e(event_id, event_type, aggregate_id, payload_type, payload, traceparent, occurred_at_us, n) ORDER BY e.n) \
-  INSERT INTO audit_log (recorded_at_us, actor, action, target, request_id, details) \
-  SELECT $26, $27, $28, $29, $30, $31 FROM k";
-
-async fn import_unnest(pool: &sqlx::PgPool, b: &WriteBatch) -> Result<(), String> {
-    let key = b.key.as_ref().ok_or("no key")?;
-    let a = b.audit.first().ok_or("no audit entry")?;
-    let rows: Vec<people::Row> = b
-        .persons
-        .iter()
-        .map(|w| people::stored_row(&w.person))
-        .collect();
-    let col = |f: fn(&people::Row) -> String| rows.iter().map(f).collect::<Vec<String>>();
-    let history: Vec<(String, i64, String)> = b
-        .persons
-        .iter()
-        .filter_map(|w| {
-            w.history.as_ref().map(|h| {
-                (
-                    w.person.id.to_string(),
-                    h.sequence,
-                    serde_json::to_string(h).unwrap_or_default(),
-                )
-            })
-        })
-        .collect();
-    let ev = &b.events;
-    let now = homeward_kit::timestamp::now_micros();
-    sqlx::query(IMPORT_UNNEST)
-        .bind(key.scope)
-        .bind(&key.request_id)
-        .bind(&key.fingerprint)
-        .bind(&b.response)
-        .bind(now)
-        .bind(col(|r| r.id.clone()))
-        .bind(rows.iter().map(|r| r.version).collect::<Vec<_>>())
-        .bind(col(|r| r.category.clone()))
-        .bind(col(|r| r.status.clone()))
-        .bind(col(|r| r.holding_party.clone()))
-        .bind(col(|r| r.affiliated_party.clone()))
-        .bind(
-            rows.iter()
-                .map(|r| r.file_reference.clone())
-                .collect::<Vec<_>>(),
-        )
-        .bind(col(|r| r.search_keys.clone()))
-        .bind(col(|r| r.record.clone()))
-        .bind(rows.iter().map(|r| r.updated_at_us).collect::<Vec<_>>())
-        .bind(history.iter().map(|h| h.0.clone()).collect::<Vec<_>>())
-        .bind(history.iter().map(|h| h.1).collect::<Vec<_>>())
-        .bind(history.iter().map(|h| h.2.clone()).collect::<Vec<_>>())
-        .bind(ev.iter().map(|e| e.event_id.clone()).collect::<Vec<_>>())
-        .bind(ev.iter().map(|e| e.event_type.clone()).collect::<Vec<_>>())
-        .bind(
-            ev.iter()
-                .map(|e| e.aggregate_id.clone())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            ev.iter()
-                .map(|e| e.payload.type_url.clone())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            ev.iter()
-                .map(|e| e.payload.value.clone())
-                .collect::<Vec<_>>(),
-        )
-        .bind(ev.iter().map(|e| e.traceparent.clone()).collect::<Vec<_>>())
-        .bind(ev.iter().map(|e| e.occurred_at_us).collect::<Vec<_>>())
-        .bind(now)
-        .bind(&a.actor)
-        .bind(&a.action)
-        .bind(&a.target)
-        .bind(&a.request_id)
-        .bind(a.details.to_string())
-        .execute(pool)
-        .await
-        .map(|_| ())
-        .map_err(|e| e.to_string())
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Shape {
-    /// Persons and history as JSON arrays (as the store binds them today), outbox by `UNNEST`.
-    Json,
-    /// Every column as a typed array.
-    Unnest,
-}
-
-/// A pool like the registry's, but without the ping sqlx sends before handing out a connection.
-async fn quiet_pool(url: &str, size: u32) -> Result<sqlx::PgPool, Error> {
-    Ok(sqlx::postgres::PgPoolOptions::new()
-        .max_connections(size)
-        .test_before_acquire(false)
-        .acquire_timeout(Duration::from_secs(30))
-        .connect(url)
-        .await?)
-}
-
-async fn create_prototype(cx: &Ctx<'_>) -> Result<Experiment, Error> {
-    let Ctx {
-        rows,
-        warmup,
-        tasks,
-        seed,
-        server_url,
-        keep,
-        ..
-    } = *cx;
-    let name =
-        "PROTOTYPE: CreatePerson batch as one statement (autocommit, no ping), sequencer running";
-    progress!("breakdown: {name} ...");
-    let s = open(2, true).await?;
-    let pool = quiet_pool(&s.url, u32::try_from(tasks).unwrap_or(u32::MAX)).await?;
-    let mut rng = Rng::new(seed);
-    let warm: Vec<Create> = (0..warmup)
-        .map(|n| create_batch(&mut rng, n))
-        .collect::<Result<_, _>>()?;
-    let items: Vec<Create> = (warmup..warmup + rows)
-        .map(|n| create_batch(&mut rng, n))
-        .collect::<Result<_, _>>()?;
-    let feed = s.feed.as_ref().map(|(f, _)| f.clone());
-    let call = {
-        let pool = pool.clone();
-        move |_, c: Create| {
-            let pool = pool.clone();
-            let feed = feed.clone();
-            async move {
-                create_one_statement(&pool, &c).await?;
-                if let Some(feed) = feed {
-                    feed.wake();
-                }
-                Ok(())
-            }
-        }
-    };
-    let w = run_concurrent(warm, tasks, call.clone()).await;
-    if w.errors > 0 {
-        return Err(format!(
-            "{name}: warm-up failed: {}",
-            w.first_error.unwrap_or_default()
-        )
-        .into());
-    }
-    let probe = probe::Probe::start(server_url, crate::db_name(&s.url), Some(pool.clone())).await?;
-    let outcome = run_concurrent(items, tasks, call).await;
-    let profile = probe.finish().await;
-    pool.close().await;
-    close(s, server_url, keep).await;
-    Ok(Experiment {
-        name: name.into(),
-        rows: outcome.ok,
-        outcome,
-        profile,
-    })
-}
-
-async fn import_prototype(
-    cx: &Ctx<'_>,
-    writers: usize,
-    shape: Shape,
-    sequencer: bool,
-) -> Result<Experiment, Error> {
-    let Ctx {
-        import_rows: rows,
-        seed,
-        server_url,
-        keep,
-        ..
-    } = *cx;
-    let name = format!(
-        "PROTOTYPE: import chunks of 500 as one statement ({}), {writers} writer{}, {}",
-        match shape {
-            Shape::Json => "persons as JSON as today, bulk outbox insert",
-            Shape::Unnest => "every column as a typed array",
-        },
-        if writers == 1 { "" } else { "s" },
-        if sequencer {
-            "sequencer running"
-        } else {
-            "no sequencer"
-        }
-    );
-    progress!("breakdown: {name} ...");
-    let s = open(2, sequencer).await?;
-    let pool = quiet_pool(&s.url, u32::try_from(writers).unwrap_or(1)).await?;
-    let mut rng = Rng::new(seed);
-    let warm_rows = (rows / 20).clamp(IMPORT_CHUNK, 5_000);
-    let warm = import_batches(&mut rng, 0, warm_rows, true)?;
-    let batches = import_batches(&mut rng, warm_rows, rows, true)?;
-    let feed = s.feed.as_ref().map(|(f, _)| f.clone());
-    let call = {
-        let pool = pool.clone();
-        move |_, b: WriteBatch| {
-            let pool = pool.clone();
-            let feed = feed.clone();
-            async move {
-                match shape {
-                    Shape::Json => import_one_statement(&pool, &b).await?,
-                    Shape::Unnest => import_unnest(&pool, &b).await?,
-                }
-                if let Some(feed) = feed {
-                    feed.wake();
-                }
-                Ok(())
-            }
-        }
-    };
-    let w = run_concurrent(warm, writers, call.clone()).await;
-    if w.errors > 0 {
-        return Err(format!(
-            "{name}: warm-up failed: {}",
-            w.first_error.unwrap_or_default()
-        )
-        .into());
-    }
-    let probe = probe::Probe::start(server_url, crate::db_name(&s.url), Some(pool.clone())).await?;
-    let outcome = run_concurrent(batches, writers, call).await;
-    let profile = probe.finish().await;
-    pool.close().await;
-    close(s, server_url, keep).await;
-    let written = if outcome.errors == 0 {
-        rows
-    } else {
-        outcome.ok * IMPORT_CHUNK
-    };
-    Ok(Experiment {
-        name,
         rows: written,
         outcome,
         profile,
@@ -768,50 +369,41 @@ pub async fn run(
     let mut out = Vec::new();
     for (name, lookup_first, sequencer) in [
         (
-            "store.write(CreatePerson batch) after lookup_request, sequencer running",
+            "store.write(CreatePerson batch), sequencer running",
+            false,
             true,
-            true,
+        ),
+        (
+            "store.write(CreatePerson batch), no sequencer",
+            false,
+            false,
         ),
         (
             "store.write(CreatePerson batch) after lookup_request, no sequencer",
             true,
             false,
         ),
-        (
-            "store.write(CreatePerson batch) alone, no sequencer",
-            false,
-            false,
-        ),
     ] {
         out.push(create_experiment(&cx, name, lookup_first, sequencer).await?);
     }
-    out.push(create_prototype(&cx).await?);
     for (name, events, sequencer) in [
         (
-            "store.write(import chunks of 500), 1 writer, with events, sequencer running",
+            "store.write(import chunks of 500), 3 writers, with events, sequencer running",
             true,
             true,
         ),
         (
-            "store.write(import chunks of 500), 1 writer, with events, no sequencer",
+            "store.write(import chunks of 500), 3 writers, with events, no sequencer",
             true,
             false,
         ),
         (
-            "store.write(import chunks of 500), 1 writer, no events, no sequencer",
+            "store.write(import chunks of 500), 3 writers, no events, no sequencer",
             false,
             false,
         ),
     ] {
         out.push(import_experiment(&cx, name, events, sequencer).await?);
-    }
-    for (writers, shape, sequencer) in [
-        (1, Shape::Json, true),
-        (2, Shape::Json, true),
-        (2, Shape::Unnest, true),
-        (2, Shape::Unnest, false),
-    ] {
-        out.push(import_prototype(&cx, writers, shape, sequencer).await?);
     }
     Ok(out)
 }

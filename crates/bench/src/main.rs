@@ -12,8 +12,8 @@
 //! per row, how long the outbox/audit sequencer needs to catch up afterwards).
 //!
 //! `--quick` shrinks every size (a smoke test); `--breakdown` adds experiments that drive the
-//! registry's store directly, and prototypes of suggested fixes, to locate the cost. PostgreSQL
-//! is `homeward_kit::db::testing::server_url()` (`HOMEWARD_TEST_POSTGRES_URL`, default the local
+//! registry's store directly, to locate the cost. PostgreSQL is
+//! `homeward_kit::db::testing::server_url()` (`HOMEWARD_TEST_POSTGRES_URL`, default the local
 //! server); every database the bench creates is dropped at the end unless `--keep-databases`.
 
 #![forbid(unsafe_code)]
@@ -93,8 +93,8 @@ struct Args {
     /// Keep the databases the bench created (they are dropped at the end otherwise).
     #[arg(long)]
     keep_databases: bool,
-    /// Also drive the registry's store directly (no gRPC), with and without the pre-transaction
-    /// idempotency lookup, the outbox/audit sequencer and import events, to locate the cost.
+    /// Also drive the registry's store directly (no gRPC), with and without the outbox/audit
+    /// sequencer, import events and an idempotency lookup before the write, to locate the cost.
     #[arg(long)]
     breakdown: bool,
 }
@@ -1005,7 +1005,9 @@ async fn run(args: Args, on: Handle) -> Result<(String, bool), Error> {
             w,
             "The registry's `RegistryStore::write` called directly with the batches the handlers build (built before the clock \
              starts), each in a fresh database. CreatePerson-shaped rows use {tasks} tasks over a pool of {pool_size}; import \
-             chunks are written one after another, as `ImportPersons` does.\n"
+             chunks of {} are written by {} tasks at once, as `ImportPersons` does.\n",
+            breakdown::IMPORT_CHUNK,
+            breakdown::IMPORT_WRITERS
         );
         let _ = writeln!(
             w,

@@ -400,7 +400,7 @@ pub fn row(g: &Generated) -> Row {
 }
 
 /// The columns the store writes for `person`.
-pub fn stored_row(person: &domain::Person) -> Row {
+fn stored_row(person: &domain::Person) -> Row {
     let i = &person.identity;
     Row {
         id: person.id.to_string(),
