@@ -6,7 +6,7 @@ use futures::StreamExt;
 use homeward_e2e::{Backend, Client, Database, RunningRegistry};
 use homeward_kit::auth::Role;
 use homeward_proto::{
-    common::v1::{PartialDate, PersonName, Script},
+    common::v1::{self as common, PartialDate, PersonName, Script},
     registry::v1::{self as pb, import_persons_request::Item},
 };
 use tonic::Code;
@@ -14,8 +14,8 @@ use tonic_types::StatusExt;
 
 fn person(family: &str, given: &str, year: i32) -> pb::Person {
     pb::Person {
-        category: pb::PersonCategory::ServiceMember as i32,
-        sex: pb::Sex::Male as i32,
+        category: common::PersonCategory::ServiceMember as i32,
+        sex: common::Sex::Male as i32,
         names: vec![PersonName {
             script: Script::Cyrillic as i32,
             given: given.into(),

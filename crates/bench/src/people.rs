@@ -266,14 +266,14 @@ pub fn person(rng: &mut Rng, tag: &str, n: usize) -> Generated {
 
     let person = pb::Person {
         category: if service_member {
-            pb::PersonCategory::ServiceMember
+            common::PersonCategory::ServiceMember
         } else {
-            pb::PersonCategory::Civilian
+            common::PersonCategory::Civilian
         } as i32,
         sex: if female {
-            pb::Sex::Female
+            common::Sex::Female
         } else {
-            pb::Sex::Male
+            common::Sex::Male
         } as i32,
         names,
         birth_date: Some(birth_date),
@@ -296,11 +296,11 @@ pub fn person(rng: &mut Rng, tag: &str, n: usize) -> Generated {
         } else {
             String::new()
         },
-        documents: vec![pb::IdentityDocument {
+        documents: vec![common::IdentityDocument {
             r#type: if service_member {
-                pb::DocumentType::MilitaryId
+                common::DocumentType::MilitaryId
             } else {
-                pb::DocumentType::Passport
+                common::DocumentType::Passport
             } as i32,
             number: format!("АА{:06}", rng.below(1_000_000)),
             issuing_country: "UA".into(),

@@ -19,7 +19,7 @@ pub enum CategoryArg {
     Civilian,
 }
 
-impl From<CategoryArg> for pb::PersonCategory {
+impl From<CategoryArg> for common::PersonCategory {
     fn from(c: CategoryArg) -> Self {
         match c {
             CategoryArg::ServiceMember => Self::ServiceMember,
@@ -36,7 +36,7 @@ pub enum SexArg {
     Female,
 }
 
-impl From<SexArg> for pb::Sex {
+impl From<SexArg> for common::Sex {
     fn from(s: SexArg) -> Self {
         match s {
             SexArg::Male => Self::Male,

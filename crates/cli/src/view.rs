@@ -32,12 +32,12 @@ macro_rules! enum_words {
 
 enum_words! {
     status_word: pb::PersonStatus, "PERSON_STATUS_";
-    category_word: pb::PersonCategory, "PERSON_CATEGORY_";
-    sex_word: pb::Sex, "SEX_";
+    category_word: common::PersonCategory, "PERSON_CATEGORY_";
+    sex_word: common::Sex, "SEX_";
     source_word: common::InformationSource, "INFORMATION_SOURCE_";
     reliability_word: common::Reliability, "RELIABILITY_";
     script_word: common::Script, "SCRIPT_";
-    document_word: pb::DocumentType, "DOCUMENT_TYPE_";
+    document_word: common::DocumentType, "DOCUMENT_TYPE_";
 }
 
 pub fn date_text(d: Option<&common::PartialDate>) -> Option<String> {
@@ -517,7 +517,7 @@ mod tests {
             "refused-repatriation"
         );
         assert_eq!(
-            category_word(pb::PersonCategory::ServiceMember as i32),
+            category_word(common::PersonCategory::ServiceMember as i32),
             "service-member"
         );
         assert_eq!(reliability_word(2), "usually-reliable");

@@ -83,18 +83,18 @@ fn current_year() -> i32 {
 }
 
 pub fn category(v: i32) -> Option<Category> {
-    match pb::PersonCategory::try_from(v).ok()? {
-        pb::PersonCategory::ServiceMember => Some(Category::ServiceMember),
-        pb::PersonCategory::Civilian => Some(Category::Civilian),
-        pb::PersonCategory::Unspecified => None,
+    match common::PersonCategory::try_from(v).ok()? {
+        common::PersonCategory::ServiceMember => Some(Category::ServiceMember),
+        common::PersonCategory::Civilian => Some(Category::Civilian),
+        common::PersonCategory::Unspecified => None,
     }
 }
 
 pub fn sex(v: i32) -> Option<Sex> {
-    match pb::Sex::try_from(v).ok()? {
-        pb::Sex::Unspecified => Some(Sex::Unknown),
-        pb::Sex::Male => Some(Sex::Male),
-        pb::Sex::Female => Some(Sex::Female),
+    match common::Sex::try_from(v).ok()? {
+        common::Sex::Unspecified => Some(Sex::Unknown),
+        common::Sex::Male => Some(Sex::Male),
+        common::Sex::Female => Some(Sex::Female),
     }
 }
 
@@ -266,12 +266,12 @@ pub fn identity(check: &mut Check, field: &str, p: &pb::Person) -> Identity {
         .take(MAX_DOCUMENTS)
         .enumerate()
         .map(|(i, d)| {
-            let kind = match pb::DocumentType::try_from(d.r#type) {
-                Ok(pb::DocumentType::Passport) => DocumentType::Passport,
-                Ok(pb::DocumentType::NationalId) => DocumentType::NationalId,
-                Ok(pb::DocumentType::MilitaryId) => DocumentType::MilitaryId,
-                Ok(pb::DocumentType::BirthCertificate) => DocumentType::BirthCertificate,
-                Ok(pb::DocumentType::Other) => DocumentType::Other,
+            let kind = match common::DocumentType::try_from(d.r#type) {
+                Ok(common::DocumentType::Passport) => DocumentType::Passport,
+                Ok(common::DocumentType::NationalId) => DocumentType::NationalId,
+                Ok(common::DocumentType::MilitaryId) => DocumentType::MilitaryId,
+                Ok(common::DocumentType::BirthCertificate) => DocumentType::BirthCertificate,
+                Ok(common::DocumentType::Other) => DocumentType::Other,
                 _ => {
                     check.fail(format!("{field}.documents[{i}].type"), "required");
                     DocumentType::Other
@@ -400,13 +400,13 @@ pub fn person_to_pb(p: &Person) -> pb::Person {
         id: p.id.to_string(),
         etag: p.etag(),
         category: match i.category {
-            Category::ServiceMember => pb::PersonCategory::ServiceMember,
-            Category::Civilian => pb::PersonCategory::Civilian,
+            Category::ServiceMember => common::PersonCategory::ServiceMember,
+            Category::Civilian => common::PersonCategory::Civilian,
         } as i32,
         sex: match i.sex {
-            Sex::Unknown => pb::Sex::Unspecified,
-            Sex::Male => pb::Sex::Male,
-            Sex::Female => pb::Sex::Female,
+            Sex::Unknown => common::Sex::Unspecified,
+            Sex::Male => common::Sex::Male,
+            Sex::Female => common::Sex::Female,
         } as i32,
         names: i.names.iter().map(name_to_pb).collect(),
         birth_date: date_to_pb(i.birth_date),
@@ -420,13 +420,13 @@ pub fn person_to_pb(p: &Person) -> pb::Person {
         documents: i
             .documents
             .iter()
-            .map(|d| pb::IdentityDocument {
+            .map(|d| common::IdentityDocument {
                 r#type: match d.kind {
-                    DocumentType::Passport => pb::DocumentType::Passport,
-                    DocumentType::NationalId => pb::DocumentType::NationalId,
-                    DocumentType::MilitaryId => pb::DocumentType::MilitaryId,
-                    DocumentType::BirthCertificate => pb::DocumentType::BirthCertificate,
-                    DocumentType::Other => pb::DocumentType::Other,
+                    DocumentType::Passport => common::DocumentType::Passport,
+                    DocumentType::NationalId => common::DocumentType::NationalId,
+                    DocumentType::MilitaryId => common::DocumentType::MilitaryId,
+                    DocumentType::BirthCertificate => common::DocumentType::BirthCertificate,
+                    DocumentType::Other => common::DocumentType::Other,
                 } as i32,
                 number: d.number.clone(),
                 issuing_country: d.issuing_country.clone(),
@@ -469,7 +469,7 @@ mod tests {
 
     fn valid() -> pb::Person {
         pb::Person {
-            category: pb::PersonCategory::Civilian as i32,
+            category: common::PersonCategory::Civilian as i32,
             names: vec![common::PersonName {
                 given: "Олена".into(),
                 family: "Бойко".into(),
@@ -504,7 +504,7 @@ mod tests {
         p.names[0].given.clear();
         p.holding_party = "Russia".into();
         p.citizenship = "UKR".into();
-        p.documents.push(pb::IdentityDocument::default());
+        p.documents.push(common::IdentityDocument::default());
         p.unit = "u".repeat(MAX_TEXT + 1);
         p.rank = "bad\u{7}rank".into();
         assert_eq!(

@@ -223,14 +223,14 @@ pub fn row_to_person(
         "" => 0,
         v => parse(
             "category",
-            args::enum_word::<CategoryArg>(v).map(|c| pb::PersonCategory::from(c) as i32),
+            args::enum_word::<CategoryArg>(v).map(|c| common::PersonCategory::from(c) as i32),
         ),
     };
     let sex = match cell("sex") {
         "" => 0,
         v => parse(
             "sex",
-            args::enum_word::<SexArg>(v).map(|s| pb::Sex::from(s) as i32),
+            args::enum_word::<SexArg>(v).map(|s| common::Sex::from(s) as i32),
         ),
     };
     let mut date = |column: &'static str| match cell(column) {
@@ -630,8 +630,8 @@ mod tests {
             common::InformationSource::OtherPartyList,
         )
         .unwrap();
-        assert_eq!(p.category, pb::PersonCategory::ServiceMember as i32);
-        assert_eq!(p.sex, pb::Sex::Male as i32);
+        assert_eq!(p.category, common::PersonCategory::ServiceMember as i32);
+        assert_eq!(p.sex, common::Sex::Male as i32);
         assert_eq!(p.names.len(), 1);
         assert_eq!(p.names[0].family, "Коваленко");
         assert_eq!(p.names[0].patronymic, "Петрович");
@@ -714,7 +714,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.holding_party, "RU");
-        assert_eq!(p.category, pb::PersonCategory::Civilian as i32);
+        assert_eq!(p.category, common::PersonCategory::Civilian as i32);
         assert_eq!(p.birth_date, None);
         assert_eq!(p.capture, None);
         // Blank required cells are the registry's to judge, not a local error.

@@ -241,8 +241,8 @@ impl CreateArgs {
             n.source = source as i32;
         }
         let person = pb::Person {
-            category: pb::PersonCategory::from(self.category) as i32,
-            sex: self.sex.map(pb::Sex::from).unwrap_or_default() as i32,
+            category: common::PersonCategory::from(self.category) as i32,
+            sex: self.sex.map(common::Sex::from).unwrap_or_default() as i32,
             names,
             birth_date: self.birth_date,
             birth_place: text(self.birth_place),
@@ -307,7 +307,10 @@ async fn list(a: ListArgs, ctx: &Context) -> Result<(), CliError> {
         page_size: a.page_size.unwrap_or_default(),
         page_token: text(a.page_token),
         status: a.status.map(pb::PersonStatus::from).unwrap_or_default() as i32,
-        category: a.category.map(pb::PersonCategory::from).unwrap_or_default() as i32,
+        category: a
+            .category
+            .map(common::PersonCategory::from)
+            .unwrap_or_default() as i32,
         holding_party: text(a.holding_party),
         affiliated_party: text(a.affiliated_party),
     };
@@ -346,8 +349,11 @@ async fn search(a: SearchArgs, ctx: &Context) -> Result<(), CliError> {
         .search_persons(pb::SearchPersonsRequest {
             query,
             birth_date: a.birth_date,
-            sex: a.sex.map(pb::Sex::from).unwrap_or_default() as i32,
-            category: a.category.map(pb::PersonCategory::from).unwrap_or_default() as i32,
+            sex: a.sex.map(common::Sex::from).unwrap_or_default() as i32,
+            category: a
+                .category
+                .map(common::PersonCategory::from)
+                .unwrap_or_default() as i32,
             max_results: a.max.unwrap_or_default(),
         })
         .await?
@@ -495,7 +501,7 @@ mod tests {
         assert_eq!(p.capture.unwrap().place, "Mariupol");
         assert!(p.health.unwrap().wounded);
         assert_eq!(p.status, pb::PersonStatus::Interned as i32);
-        assert_eq!(p.category, pb::PersonCategory::ServiceMember as i32);
+        assert_eq!(p.category, common::PersonCategory::ServiceMember as i32);
     }
 
     #[test]
