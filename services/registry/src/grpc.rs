@@ -54,6 +54,37 @@ const MAX_BATCH_IDS: usize = 5_000;
 
 type Result<T, E = RegistryError> = std::result::Result<T, E>;
 
+/// A request that changes something: it carries a request id, and its fingerprint is taken
+/// over everything else.
+trait Mutation: Message + Clone {
+    fn request_id(&self) -> &str;
+    fn clear_request_id(&mut self);
+}
+
+macro_rules! mutations {
+    ($($request:ty),* $(,)?) => {
+        $(impl Mutation for $request {
+            fn request_id(&self) -> &str {
+                &self.request_id
+            }
+
+            fn clear_request_id(&mut self) {
+                self.request_id.clear();
+            }
+        })*
+    };
+}
+
+mutations!(
+    pb::CreatePersonRequest,
+    pb::UpdatePersonRequest,
+    pb::ImportHeader,
+    pb::RecordStatusChangeRequest,
+    pb::ReservePersonsRequest,
+    pb::ReleasePersonsRequest,
+    pb::MarkRepatriatedRequest,
+);
+
 pub struct Registry {
     store: Arc<dyn RegistryStore>,
     feed: EventFeed,
@@ -65,15 +96,14 @@ impl Registry {
     }
 
     /// The request id of a mutation, fingerprinted over the request without it.
-    fn key<M: Message + Clone>(
-        scope: &'static str,
-        request_id: &str,
-        request: &M,
-        clear: impl FnOnce(&mut M),
-    ) -> Result<RequestKey> {
+    fn key<M: Mutation>(scope: &'static str, request: &M) -> Result<RequestKey> {
         let mut body = request.clone();
-        clear(&mut body);
-        Ok(RequestKey::new(scope, request_id, &body.encode_to_vec())?)
+        body.clear_request_id();
+        Ok(RequestKey::new(
+            scope,
+            request.request_id(),
+            &body.encode_to_vec(),
+        )?)
     }
 
     /// The stored first response for `key`, if the request was handled before.
@@ -170,9 +200,7 @@ impl Registry {
         req: pb::CreatePersonRequest,
     ) -> Result<pb::CreatePersonResponse> {
         who.require_any(WRITERS)?;
-        let key = Self::key("create_person", &req.request_id, &req, |r| {
-            r.request_id.clear()
-        })?;
+        let key = Self::key("create_person", &req)?;
         // No lookup first: the write itself finds a replayed request id and returns the first
         // response, and a replay's body is the same valid body as the first time.
         let mut check = Check::default();
@@ -224,9 +252,7 @@ impl Registry {
         req: pb::UpdatePersonRequest,
     ) -> Result<pb::UpdatePersonResponse> {
         who.require_any(WRITERS)?;
-        let key = Self::key("update_person", &req.request_id, &req, |r| {
-            r.request_id.clear()
-        })?;
+        let key = Self::key("update_person", &req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
         }
@@ -478,9 +504,7 @@ impl Registry {
                 ));
             }
         };
-        let key = Self::key("import_persons", &header.request_id, &header, |h| {
-            h.request_id.clear()
-        })?;
+        let key = Self::key("import_persons", &header)?;
         if let Some(mut done) = self.replayed::<pb::ImportPersonsResponse>(&key).await? {
             done.replayed = true;
             return Ok(done);
@@ -585,9 +609,7 @@ impl Registry {
         req: pb::RecordStatusChangeRequest,
     ) -> Result<pb::RecordStatusChangeResponse> {
         who.require_any(WRITERS)?;
-        let key = Self::key("record_status_change", &req.request_id, &req, |r| {
-            r.request_id.clear()
-        })?;
+        let key = Self::key("record_status_change", &req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
         }
@@ -726,9 +748,7 @@ impl Registry {
     ) -> Result<pb::ReservePersonsResponse> {
         who.require_any(EXCHANGE)?;
         let exchange = exchange_id(&req.exchange_id)?;
-        let key = Self::key("reserve_persons", &req.request_id, &req, |r| {
-            r.request_id.clear()
-        })?;
+        let key = Self::key("reserve_persons", &req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
         }
@@ -782,9 +802,7 @@ impl Registry {
     ) -> Result<pb::ReleasePersonsResponse> {
         who.require_any(EXCHANGE)?;
         let exchange = exchange_id(&req.exchange_id)?;
-        let key = Self::key("release_persons", &req.request_id, &req, |r| {
-            r.request_id.clear()
-        })?;
+        let key = Self::key("release_persons", &req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
         }
@@ -846,9 +864,7 @@ impl Registry {
     ) -> Result<pb::MarkRepatriatedResponse> {
         who.require_any(EXCHANGE)?;
         let exchange = exchange_id(&req.exchange_id)?;
-        let key = Self::key("mark_repatriated", &req.request_id, &req, |r| {
-            r.request_id.clear()
-        })?;
+        let key = Self::key("mark_repatriated", &req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
         }
