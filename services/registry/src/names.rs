@@ -1,10 +1,7 @@
-//! Name keys for search: every name part is normalised (NFKC, lower case, stress marks and
-//! apostrophes removed) and folded to one Latin key, so that the Cyrillic and Latin spellings of
-//! a surname ("Коваленко", "Kovalenko") meet. This is deliberately simple: it makes common
-//! transliteration variants collide but knows nothing of name equivalents (Олександр ≡
-//! Александр ≡ Alexander).
-
-use unicode_normalization::UnicodeNormalization;
+//! Name keys for search: every name part is normalised and folded to one Latin key by the
+//! identity engine's text layer, so that the Cyrillic and Latin spellings of a name
+//! ("Коваленко", "Kovalenko", "KOVALENKO") meet. Name equivalents (Олександр ≡ Александр ≡
+//! Alexander) and scoring are not known here yet.
 
 use crate::domain::{NameVariant, Script};
 
@@ -21,73 +18,12 @@ pub fn detect_script(s: &str) -> Script {
     }
 }
 
-fn cyrillic_to_latin(c: char) -> Option<&'static str> {
-    Some(match c {
-        'а' => "a",
-        'б' => "b",
-        'в' => "v",
-        'г' => "h",
-        'ґ' => "g",
-        'д' => "d",
-        'е' | 'є' | 'ё' | 'э' => "e",
-        'ж' => "zh",
-        'з' => "z",
-        'и' | 'і' | 'ї' | 'й' | 'ы' => "i",
-        'к' => "k",
-        'л' => "l",
-        'м' => "m",
-        'н' => "n",
-        'о' => "o",
-        'п' => "p",
-        'р' => "r",
-        'с' => "s",
-        'т' => "t",
-        'у' => "u",
-        'ф' => "f",
-        'х' => "h",
-        'ц' => "ts",
-        'ч' => "ch",
-        'ш' => "sh",
-        'щ' => "shch",
-        'ь' | 'ъ' => "",
-        'ю' => "iu",
-        'я' => "ia",
-        _ => return None,
-    })
-}
-
-/// The folded key of one name token, or an empty string for a token with no letters.
-pub fn fold(token: &str) -> String {
-    let mut latin = String::with_capacity(token.len());
-    for c in token.nfkc().flat_map(char::to_lowercase) {
-        if let Some(l) = cyrillic_to_latin(c) {
-            latin.push_str(l);
-        } else if c.is_ascii_alphabetic() {
-            latin.push(c);
-        }
-        // Apostrophes, stress marks, hyphens and digits are dropped.
-    }
-    let latin = latin
-        .replace("kh", "h")
-        .replace('g', "h")
-        .replace(['y', 'j'], "i")
-        .replace('w', "v")
-        .replace('x', "ks")
-        .replace("ck", "k");
-    let mut key = String::with_capacity(latin.len());
-    for c in latin.chars() {
-        if !key.ends_with(c) {
-            key.push(c);
-        }
-    }
-    key
-}
-
-/// Folded keys of every token of `text`.
+/// Folded keys of every token of `text` (see `homeward_identity::fold`), leaving out keys of
+/// one letter: initials say too little to search on.
 pub fn tokens(text: &str) -> Vec<String> {
-    text.split(|c: char| c.is_whitespace() || c == ',' || c == '.' || c == '-')
-        .map(fold)
-        .filter(|k| k.len() >= 2)
+    homeward_identity::fold_name(text)
+        .into_iter()
+        .filter(|k| k.chars().count() >= 2)
         .collect()
 }
 
@@ -113,25 +49,29 @@ pub fn stored_keys(names: &[NameVariant]) -> String {
 mod tests {
     use super::*;
 
+    fn key(token: &str) -> Vec<String> {
+        tokens(token)
+    }
+
     #[test]
     fn cyrillic_and_latin_spellings_of_a_surname_share_a_key() {
-        assert_eq!(fold("Коваленко"), fold("Kovalenko"));
-        assert_eq!(fold("КОВАЛЕНКО"), fold("kovalenko"));
-        assert_eq!(fold("Гнатюк"), fold("Hnatiuk"));
-        assert_eq!(fold("Hnatyuk"), fold("Hnatiuk"));
-        assert_eq!(fold("Kharkiv"), fold("Харків"));
-        assert_eq!(fold("Олег"), fold("Oleh"));
+        assert_eq!(key("Коваленко"), key("Kovalenko"));
+        assert_eq!(key("КОВАЛЕНКО"), key("kovalenko"));
+        assert_eq!(key("Гнатюк"), key("Hnatiuk"));
+        assert_eq!(key("Hnatyuk"), key("Hnatiuk"));
+        assert_eq!(key("Kharkiv"), key("Харків"));
+        assert_eq!(key("Олег"), key("Oleh"));
     }
 
     #[test]
     fn apostrophes_and_stress_marks_do_not_matter() {
-        assert_eq!(fold("Пил'ип"), fold("Пилип"));
-        assert_eq!(fold("Па́вло"), fold("Павло"));
+        assert_eq!(key("Пил'ип"), key("Пилип"));
+        assert_eq!(key("Па́вло"), key("Павло"));
     }
 
     #[test]
     fn different_surnames_keep_different_keys() {
-        assert_ne!(fold("Коваленко"), fold("Ковальчук"));
+        assert_ne!(key("Коваленко"), key("Ковальчук"));
     }
 
     #[test]

@@ -1,0 +1,29 @@
+//! The cross-script identity engine of Homeward, first part: the text layer.
+//!
+//! One man is "Олександр Коваленко" to his mother, "Александр Коваленко" on the other side's
+//! list and "Oleksandr Kovalenko" in his passport. This crate turns such spellings into forms
+//! that can be compared:
+//! - [`normalize`](normalize()) canonicalises a name (Unicode, case, stress marks, apostrophes,
+//!   spacing, look-alike letters typed in the wrong script) and hints at its language;
+//! - [`to_latin`] and [`to_cyrillic`] transliterate with the official tables (Ukrainian national
+//!   2010, Russian ICAO Doc 9303, GOST 7.79-2000 System B, BGN/PCGN) for display;
+//! - [`fold_name`] and [`fold_token`] give one Latin key per token on which the variants of all
+//!   those tables collide, for blocking and scoring.
+//!
+//! Pure functions only: no I/O, no async, no global state, no logging (the text is personal
+//! data). Every entry point caps its input (see [`MAX_INPUT_CHARS`], [`MAX_NAME_CHARS`],
+//! [`MAX_TOKEN_CHARS`]) so time and output size are bounded, and none may panic on any input.
+//! This crate must never decide that two people are the same: it only makes spellings
+//! comparable; name equivalence classes, scoring and the candidate index come later.
+#![forbid(unsafe_code)]
+
+pub mod fold;
+pub mod normalize;
+pub mod translit;
+
+pub use fold::{fold_name, fold_normalized, fold_token};
+pub use normalize::{
+    LanguageHint, MAX_INPUT_CHARS, MAX_NAME_CHARS, MAX_TOKEN_CHARS, NormalizedName, language_hint,
+    normalize,
+};
+pub use translit::{ReverseTable, Table, to_cyrillic, to_latin};
