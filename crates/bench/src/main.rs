@@ -420,7 +420,7 @@ async fn sequencer_catch_up(url: &str) -> Result<(i64, i64, Duration), Error> {
     let mut conn = PgConnection::connect(url).await?;
     let start = Instant::now();
     let pending = "SELECT (SELECT count(*) FROM outbox_pending), \
-                   (SELECT count(*) FROM audit_log WHERE sequence IS NULL)";
+                   (SELECT count(*) FROM audit_pending)";
     let (events, audit): (i64, i64) = sqlx::query_as(pending).fetch_one(&mut conn).await?;
     let (mut e, mut a) = (events, audit);
     while (e > 0 || a > 0) && start.elapsed() < Duration::from_secs(120) {

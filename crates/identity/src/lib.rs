@@ -8,19 +8,28 @@
 //! - [`to_latin`] and [`to_cyrillic`] transliterate with the official tables (Ukrainian national
 //!   2010, Russian ICAO Doc 9303, GOST 7.79-2000 System B, BGN/PCGN) for display;
 //! - [`fold_name`] and [`fold_token`] give one Latin key per token on which the variants of all
-//!   those tables collide, for blocking and scoring.
+//!   those tables collide, for blocking and scoring;
+//! - [`name_classes`] and [`same_name_class`] say which given names and patronymics are forms
+//!   of one name across Ukrainian, Russian and English (Олександр ≡ Александр ≡ Alexander),
+//!   from data generated out of the MIT-licensed `names-translator` package.
 //!
-//! Pure functions only: no I/O, no async, no global state, no logging (the text is personal
-//! data). Every entry point caps its input (see [`MAX_INPUT_CHARS`], [`MAX_NAME_CHARS`],
+//! Pure functions only: no I/O, no async, no global state beyond the embedded name classes
+//! (parsed once, then read-only), no logging (the text is personal data). Every entry point caps its input (see [`MAX_INPUT_CHARS`], [`MAX_NAME_CHARS`],
 //! [`MAX_TOKEN_CHARS`]) so time and output size are bounded, and none may panic on any input.
 //! This crate must never decide that two people are the same: it only makes spellings
-//! comparable; name equivalence classes, scoring and the candidate index come later.
+//! comparable and says which names may be equivalent; scoring and the candidate index come
+//! later.
 #![forbid(unsafe_code)]
 
+pub mod classes;
 pub mod fold;
 pub mod normalize;
 pub mod translit;
 
+pub use classes::{
+    ClassId, ClassKind, class_count, class_ids, class_kind, class_members, name_classes,
+    same_name_class,
+};
 pub use fold::{fold_name, fold_normalized, fold_token};
 pub use normalize::{
     LanguageHint, MAX_INPUT_CHARS, MAX_NAME_CHARS, MAX_TOKEN_CHARS, NormalizedName, language_hint,

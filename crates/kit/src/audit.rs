@@ -120,7 +120,7 @@ fn bind_json(
 }
 
 macro_rules! backend {
-    ($name:ident, $db:ty, $update:expr, $bind:path) => {
+    ($name:ident, $db:ty, $insert:expr, $bind:path) => {
         pub mod $name {
             use super::*;
 
@@ -148,14 +148,14 @@ macro_rules! backend {
                 conn: &mut <$db as sqlx::Database>::Connection,
             ) -> Result<Vec<(i64, i64, String, String)>, StoreError> {
                 let head: Option<(i64, String)> = sqlx::query_as(
-                    "SELECT sequence, hash FROM audit_log WHERE sequence IS NOT NULL \
-                     ORDER BY sequence DESC LIMIT 1",
+                    "SELECT sequence, hash FROM audit_chain ORDER BY sequence DESC LIMIT 1",
                 )
                 .fetch_optional(&mut *conn)
                 .await?;
                 let rows: Vec<UnsealedRow> = sqlx::query_as(
-                    "SELECT id, recorded_at_us, actor, action, target, request_id, details \
-                     FROM audit_log WHERE sequence IS NULL ORDER BY id LIMIT $1",
+                    "SELECT a.id, a.recorded_at_us, a.actor, a.action, a.target, a.request_id, \
+                     a.details FROM audit_pending p JOIN audit_log a ON a.id = p.audit_id \
+                     ORDER BY p.audit_id LIMIT $1",
                 )
                 .bind(SEAL_BATCH)
                 .fetch_all(&mut *conn)
@@ -169,9 +169,9 @@ macro_rules! backend {
             ) -> Result<u64, StoreError> {
                 let sealed = head_and_pending(&mut *conn).await?;
                 let n = sealed.len() as u64;
-                if n == 0 {
+                let Some(first) = sealed.first().map(|s| s.1) else {
                     return Ok(0);
-                }
+                };
                 let (ids, sequences, prevs, hashes) = sealed.into_iter().fold(
                     (vec![], vec![], vec![], vec![]),
                     |(mut a, mut b, mut c, mut d), (id, seq, prev, hash)| {
@@ -183,15 +183,14 @@ macro_rules! backend {
                     },
                 );
                 // One statement for the whole batch.
-                // Not prepared once and kept: a plan made while the log was small would scan
-                // the whole table on every later run.
-                $bind(
-                    sqlx::query($update).persistent(false),
-                    ids,
-                    sequences,
-                    prevs,
-                    hashes,
+                $bind(sqlx::query($insert), ids, sequences, prevs, hashes)
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query(
+                    "DELETE FROM audit_pending WHERE audit_id IN \
+                     (SELECT audit_id FROM audit_chain WHERE sequence >= $1)",
                 )
+                .bind(first)
                 .execute(&mut *conn)
                 .await?;
                 Ok(n)
@@ -203,9 +202,10 @@ macro_rules! backend {
                 limit: i64,
             ) -> Result<Vec<SealedRow>, StoreError> {
                 Ok(sqlx::query_as(
-                    "SELECT sequence, prev_hash, hash, recorded_at_us, actor, action, target, \
-                     request_id, details FROM audit_log WHERE sequence > $1 \
-                     ORDER BY sequence LIMIT $2",
+                    "SELECT c.sequence, c.prev_hash, c.hash, a.recorded_at_us, a.actor, a.action, \
+                     a.target, a.request_id, a.details \
+                     FROM audit_chain c JOIN audit_log a ON a.id = c.audit_id \
+                     WHERE c.sequence > $1 ORDER BY c.sequence LIMIT $2",
                 )
                 .bind(after)
                 .bind(limit)
@@ -219,19 +219,17 @@ macro_rules! backend {
 backend!(
     postgres,
     sqlx::Postgres,
-    "UPDATE audit_log SET sequence = u.seq, prev_hash = u.prev, hash = u.hash \
-     FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[]) AS u(id, seq, prev, hash) \
-     WHERE audit_log.id = u.id",
+    "INSERT INTO audit_chain (audit_id, sequence, prev_hash, hash) \
+     SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[])",
     bind_arrays
 );
 backend!(
     sqlite,
     sqlx::Sqlite,
-    "UPDATE audit_log SET sequence = u.seq, prev_hash = u.prev, hash = u.hash FROM ( \
-       SELECT i.value AS id, s.value AS seq, p.value AS prev, h.value AS hash \
-       FROM json_each($1) AS i JOIN json_each($2) AS s ON s.key = i.key \
-       JOIN json_each($3) AS p ON p.key = i.key JOIN json_each($4) AS h ON h.key = i.key) AS u \
-     WHERE audit_log.id = u.id",
+    "INSERT INTO audit_chain (audit_id, sequence, prev_hash, hash) \
+     SELECT i.value, s.value, p.value, h.value \
+     FROM json_each($1) AS i JOIN json_each($2) AS s ON s.key = i.key \
+     JOIN json_each($3) AS p ON p.key = i.key JOIN json_each($4) AS h ON h.key = i.key",
     bind_json
 );
 

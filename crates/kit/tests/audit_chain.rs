@@ -93,7 +93,8 @@ async fn tampering_is_detected(postgres: bool) {
     assert_eq!(intact.head_sequence, 10);
     exec(
         &f.db,
-        "UPDATE audit_log SET target = 'p-other' WHERE sequence = 4",
+        "UPDATE audit_log SET target = 'p-other' \
+         WHERE id = (SELECT audit_id FROM audit_chain WHERE sequence = 4)",
     )
     .await;
     let v = audit::verify(&f.db, None).await.unwrap();
@@ -103,7 +104,11 @@ async fn tampering_is_detected(postgres: bool) {
     // Deleted.
     let f = fixture(postgres).await;
     record(&f.db, 10).await;
-    exec(&f.db, "DELETE FROM audit_log WHERE sequence = 6").await;
+    exec(
+        &f.db,
+        "DELETE FROM audit_log WHERE id = (SELECT audit_id FROM audit_chain WHERE sequence = 6)",
+    )
+    .await;
     let v = audit::verify(&f.db, None).await.unwrap();
     assert!(!v.intact);
     assert_eq!(v.first_bad_sequence, 6);
@@ -113,17 +118,17 @@ async fn tampering_is_detected(postgres: bool) {
     record(&f.db, 10).await;
     exec(
         &f.db,
-        "UPDATE audit_log SET sequence = -1 WHERE sequence = 3",
+        "UPDATE audit_chain SET sequence = -1 WHERE sequence = 3",
     )
     .await;
     exec(
         &f.db,
-        "UPDATE audit_log SET sequence = 3 WHERE sequence = 5",
+        "UPDATE audit_chain SET sequence = 3 WHERE sequence = 5",
     )
     .await;
     exec(
         &f.db,
-        "UPDATE audit_log SET sequence = 5 WHERE sequence = -1",
+        "UPDATE audit_chain SET sequence = 5 WHERE sequence = -1",
     )
     .await;
     let v = audit::verify(&f.db, None).await.unwrap();
@@ -134,7 +139,12 @@ async fn tampering_is_detected(postgres: bool) {
     let f = fixture(postgres).await;
     record(&f.db, 10).await;
     let before = audit::verify(&f.db, None).await.unwrap();
-    exec(&f.db, "DELETE FROM audit_log WHERE sequence > 7").await;
+    exec(
+        &f.db,
+        "DELETE FROM audit_log WHERE id IN (SELECT audit_id FROM audit_chain WHERE sequence > 7)",
+    )
+    .await;
+    exec(&f.db, "DELETE FROM audit_chain WHERE sequence > 7").await;
     assert!(audit::verify(&f.db, None).await.unwrap().intact);
     let v = audit::verify(&f.db, Some((before.head_sequence, &before.head_hash)))
         .await

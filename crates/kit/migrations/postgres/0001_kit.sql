@@ -32,10 +32,6 @@ CREATE TRIGGER outbox_pending_on_insert AFTER INSERT ON outbox
 
 CREATE TABLE audit_log (
     id             BIGSERIAL PRIMARY KEY,
-    -- Chain position and hashes, assigned by the sealer in id order (see audit.rs).
-    sequence       BIGINT UNIQUE,
-    prev_hash      TEXT,
-    hash           TEXT,
     recorded_at_us BIGINT NOT NULL,
     actor          TEXT NOT NULL,
     action         TEXT NOT NULL,
@@ -43,7 +39,26 @@ CREATE TABLE audit_log (
     request_id     TEXT NOT NULL DEFAULT '',
     details        TEXT NOT NULL DEFAULT '{}'
 );
-CREATE INDEX audit_log_unsealed ON audit_log (id) WHERE sequence IS NULL;
+
+-- The chain: entries are never changed once written; the sequencer links them in id order here
+-- (see audit.rs), with the entries waiting for it listed in audit_pending.
+CREATE TABLE audit_pending (
+    audit_id BIGINT PRIMARY KEY
+);
+CREATE TABLE audit_chain (
+    sequence  BIGINT PRIMARY KEY,
+    audit_id  BIGINT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash      TEXT NOT NULL
+);
+
+CREATE FUNCTION audit_mark_pending() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO audit_pending (audit_id) SELECT id FROM new_rows;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER audit_pending_on_insert AFTER INSERT ON audit_log
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION audit_mark_pending();
 
 CREATE TABLE idempotency (
     scope         TEXT NOT NULL,

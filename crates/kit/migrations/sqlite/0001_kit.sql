@@ -28,10 +28,6 @@ END;
 
 CREATE TABLE audit_log (
     id             INTEGER PRIMARY KEY AUTOINCREMENT,
-    -- Chain position and hashes, assigned by the sealer in id order (see audit.rs).
-    sequence       BIGINT UNIQUE,
-    prev_hash      TEXT,
-    hash           TEXT,
     recorded_at_us BIGINT NOT NULL,
     actor          TEXT NOT NULL,
     action         TEXT NOT NULL,
@@ -39,7 +35,22 @@ CREATE TABLE audit_log (
     request_id     TEXT NOT NULL DEFAULT '',
     details        TEXT NOT NULL DEFAULT '{}'
 );
-CREATE INDEX audit_log_unsealed ON audit_log (id) WHERE sequence IS NULL;
+
+-- The chain: entries are never changed once written; the sequencer links them in id order here
+-- (see audit.rs), with the entries waiting for it listed in audit_pending.
+CREATE TABLE audit_pending (
+    audit_id INTEGER PRIMARY KEY
+);
+CREATE TABLE audit_chain (
+    sequence  INTEGER PRIMARY KEY,
+    audit_id  INTEGER NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash      TEXT NOT NULL
+);
+CREATE TRIGGER audit_pending_on_insert AFTER INSERT ON audit_log
+BEGIN
+    INSERT INTO audit_pending (audit_id) VALUES (NEW.id);
+END;
 
 CREATE TABLE idempotency (
     scope         TEXT NOT NULL,
