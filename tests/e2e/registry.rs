@@ -717,6 +717,53 @@ async fn search_finds_a_person_across_scripts_and_audit_verifies(backend: Backen
         |r| r.person.as_ref().unwrap().names[0].family != "Ковальчук" || r.score < results[0].score
     ));
 
+    // Another form of the given name, in another script, still finds him; the namesake with a
+    // different surname does not come first.
+    let results = client
+        .search_persons(pb::SearchPersonsRequest {
+            query: "Олег Коваленко".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .results;
+    assert_eq!(results[0].person.as_ref().unwrap().id, target.id);
+    let alexander = create(&mut client, person("Бондаренко", "Олександр", 1987)).await;
+    let results = client
+        .search_persons(pb::SearchPersonsRequest {
+            query: "Alexander Bondarenko".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .results;
+    assert_eq!(results[0].person.as_ref().unwrap().id, alexander.id);
+    assert!(
+        results[0]
+            .explanation
+            .iter()
+            .any(|e| e.contains("another form")),
+        "{:?}",
+        results[0].explanation
+    );
+    // Given names alone are looked up in all their forms.
+    let results = client
+        .search_persons(pb::SearchPersonsRequest {
+            query: "Aleksandr".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .results;
+    assert!(
+        results
+            .iter()
+            .any(|r| r.person.as_ref().unwrap().id == alexander.id)
+    );
+
     tokio::time::sleep(Duration::from_millis(500)).await;
     let verification = client
         .verify_audit_log(pb::VerifyAuditLogRequest::default())
@@ -726,7 +773,7 @@ async fn search_finds_a_person_across_scripts_and_audit_verifies(backend: Backen
         .verification
         .unwrap();
     assert!(verification.intact, "{}", verification.problem);
-    assert_eq!(verification.entries, 2);
+    assert_eq!(verification.entries, 3);
     registry.stop().await;
 }
 

@@ -403,7 +403,10 @@ impl Registry {
             category,
             service_number: String::new(),
         };
-        let candidates = self.store.search_candidates(&probe.keys, 500).await?;
+        let candidates = self
+            .store
+            .search_candidates(&names::candidate_keys(&probe.keys), 500)
+            .await?;
         Ok(pb::SearchPersonsResponse {
             results: search::rank(&probe, candidates, 0.0, max)
                 .into_iter()
@@ -467,7 +470,10 @@ impl Registry {
         check.into_result(()).map_err(RegistryError::Invalid)?;
         let mut matches = Vec::with_capacity(probes.len());
         for (reference, probe) in probes {
-            let candidates = self.store.search_candidates(&probe.keys, 200).await?;
+            let candidates = self
+                .store
+                .search_candidates(&names::candidate_keys(&probe.keys), 200)
+                .await?;
             matches.push(pb::IdentityMatches {
                 reference,
                 candidates: search::rank(&probe, candidates, min, max)

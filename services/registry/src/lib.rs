@@ -86,6 +86,8 @@ impl Application {
             tracing::warn!("development token secret in use: never run real data this way");
         }
         let db = Db::connect(&config.database, &MIGRATIONS).await?;
+        // The name-class table is built on first use; build it now, not in the first search.
+        tokio::task::spawn_blocking(homeward_identity::class_count);
         let listener = TcpListener::bind(config.server.listen).await?;
         let addr = listener.local_addr()?;
         Ok(Self {

@@ -27,6 +27,31 @@ pub fn tokens(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The keys to find candidates by. A query with a part that is no known given name or patronymic
+/// (a surname, usually) is found by its own keys, and scoring recognises other forms of the given
+/// names; a query of given names only also looks for their other forms (at most 64 keys).
+pub fn candidate_keys(keys: &[String]) -> Vec<String> {
+    if keys
+        .iter()
+        .any(|k| homeward_identity::name_classes(k).is_empty())
+    {
+        return keys.to_vec();
+    }
+    let mut all = keys.to_vec();
+    for key in keys {
+        for class in homeward_identity::name_classes(key) {
+            for member in homeward_identity::class_members(*class) {
+                let folded = homeward_identity::fold_token(member);
+                if folded.chars().count() >= 2 && !all.contains(&folded) {
+                    all.push(folded);
+                }
+            }
+        }
+    }
+    all.truncate(64);
+    all
+}
+
 /// The search keys of a person: every token of every name variant, once each.
 pub fn person_keys(names: &[NameVariant]) -> Vec<String> {
     let mut keys: Vec<String> = names

@@ -34,16 +34,30 @@ pub fn score(probe: &Probe, person: Person) -> Option<Scored> {
         return None;
     }
     let keys = crate::names::person_keys(&id.names);
-    let matched: Vec<&String> = probe.keys.iter().filter(|k| keys.contains(k)).collect();
-    if matched.is_empty() {
+    let exact = probe.keys.iter().filter(|k| keys.contains(k)).count();
+    // Other forms of the same given name or patronymic (Alexander ~ Олександр ~ Александр).
+    let equivalent: Vec<(&String, &String)> = probe
+        .keys
+        .iter()
+        .filter(|k| !keys.contains(k))
+        .filter_map(|k| {
+            keys.iter()
+                .find(|p| homeward_identity::same_name_class(k, p))
+                .map(|p| (k, p))
+        })
+        .collect();
+    if exact == 0 && equivalent.is_empty() {
         return None;
     }
     let mut explanation = vec![format!(
-        "{} of {} name parts match across scripts",
-        matched.len(),
+        "{exact} of {} name parts match across scripts",
         probe.keys.len()
     )];
-    let name = matched.len() as f64 / probe.keys.len().max(1) as f64;
+    for (asked, found) in &equivalent {
+        explanation.push(format!("{asked} is another form of the name {found}"));
+    }
+    // An equivalent form counts for less than the same name: namesakes share classes too.
+    let name = (exact as f64 + 0.8 * equivalent.len() as f64) / probe.keys.len().max(1) as f64;
     // Names carry at most 0.7: a full match on names alone is a candidate, not an identity.
     let mut score = 0.7 * name;
     match (probe.birth_date, id.birth_date) {
