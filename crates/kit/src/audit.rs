@@ -292,6 +292,22 @@ pub async fn verify(db: &Db, anchor: Option<(u64, &str)>) -> Result<Verification
         }
     }
     v.head_hash = if v.entries == 0 { String::new() } else { prev };
+    // Every entry is either chained or waiting for the sequencer; one that is neither had its
+    // place in the queue removed so that it would never be chained.
+    if v.intact {
+        let orphan = "SELECT MIN(a.id) FROM audit_log a \
+             WHERE NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.audit_id = a.id) \
+             AND NOT EXISTS (SELECT 1 FROM audit_pending p WHERE p.audit_id = a.id)";
+        let orphan: Option<i64> = match db {
+            Db::Postgres(pool) => sqlx::query_scalar(orphan).fetch_one(pool).await?,
+            Db::Sqlite(pool) => sqlx::query_scalar(orphan).fetch_one(pool).await?,
+        };
+        if let Some(id) = orphan {
+            v.intact = false;
+            v.first_bad_sequence = v.head_sequence + 1;
+            v.problem = format!("entry id {id} was recorded but taken out of the chain");
+        }
+    }
     if let Some((seq, _)) = anchor
         && v.intact
         && !anchor_seen

@@ -152,6 +152,32 @@ async fn tampering_is_detected(postgres: bool) {
     assert!(!v.intact);
     assert_eq!(v.first_bad_sequence, 10);
 
+    // Taken out of the queue before it was chained: found all the same.
+    let f = fixture(postgres).await;
+    record(&f.db, 4).await;
+    match &f.db {
+        Db::Postgres(pool) => {
+            let mut tx = pool.begin().await.unwrap();
+            audit::postgres::append(&mut tx, &entry(99)).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+        Db::Sqlite(pool) => {
+            let mut tx = pool.begin().await.unwrap();
+            audit::sqlite::append(&mut tx, &entry(99)).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+    }
+    exec(&f.db, "DELETE FROM audit_pending").await;
+    record(&f.db, 0).await;
+    let v = audit::verify(&f.db, None).await.unwrap();
+    assert!(!v.intact);
+    assert_eq!(v.first_bad_sequence, 5);
+    assert!(
+        v.problem.contains("taken out of the chain"),
+        "{}",
+        v.problem
+    );
+
     // New entries after a verification chain onto the old head.
     let f = fixture(postgres).await;
     record(&f.db, 3).await;

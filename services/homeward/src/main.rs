@@ -82,10 +82,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         telemetry: config.telemetry.clone(),
     })
     .await?;
-    tracing::info!(data_dir = %config.data_dir.display(), "homeward running in one process");
-    println!(
-        "registry     grpc://{}  (homeward.registry.v1.RegistryService)",
-        registry.local_addr()
+    tracing::info!(
+        data_dir = %config.data_dir.display(),
+        registry = %registry.local_addr(),
+        "homeward running in one process"
     );
 
     let stop = CancellationToken::new();
