@@ -764,14 +764,21 @@ async fn search_finds_a_person_across_scripts_and_audit_verifies(backend: Backen
             .any(|r| r.person.as_ref().unwrap().id == alexander.id)
     );
 
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let verification = client
-        .verify_audit_log(pb::VerifyAuditLogRequest::default())
-        .await
-        .unwrap()
-        .into_inner()
-        .verification
-        .unwrap();
+    // Entries are chained moments after their commit.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let verification = loop {
+        let v = client
+            .verify_audit_log(pb::VerifyAuditLogRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .verification
+            .unwrap();
+        if v.entries == 3 || tokio::time::Instant::now() > deadline {
+            break v;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert!(verification.intact, "{}", verification.problem);
     assert_eq!(verification.entries, 3);
     registry.stop().await;

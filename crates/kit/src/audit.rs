@@ -89,7 +89,7 @@ fn chain(head: Option<(i64, String)>, rows: Vec<UnsealedRow>) -> Vec<(i64, i64, 
         .collect()
 }
 
-const SEAL_BATCH: i64 = 2_000;
+pub(crate) const SEAL_BATCH: i64 = 2_000;
 
 type Query<DB> = sqlx::query::Query<'static, DB, <DB as sqlx::Database>::Arguments>;
 

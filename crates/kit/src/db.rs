@@ -161,12 +161,41 @@ pub mod testing {
                 crate::config::redact_url(&server)
             )
         });
-        let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+        drop_stale_databases(&mut conn).await;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let name = format!("hwt_{now}_{prefix}_{}", uuid::Uuid::new_v4().simple());
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&mut conn)
             .await
             .expect("create test database");
         let base = server.rsplit_once('/').map(|(b, _)| b).unwrap_or(&server);
         format!("{base}/{name}")
+    }
+
+    /// Test databases carry their creation time in their name (`hwt_<unix seconds>_...`); those
+    /// older than an hour belong to finished runs and are dropped, so the server does not fill up
+    /// over many runs. Failures here are ignored: a database still in use is left for later.
+    async fn drop_stale_databases(conn: &mut PgConnection) {
+        let Ok(names) = sqlx::query_scalar::<_, String>(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'hwt\\_%'",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        else {
+            return;
+        };
+        let cutoff = time::OffsetDateTime::now_utc().unix_timestamp() - 3_600;
+        for name in names {
+            let created = name.split('_').nth(1).and_then(|t| t.parse::<i64>().ok());
+            if created.is_some_and(|t| t < cutoff)
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name}"
+                )))
+                .execute(&mut *conn)
+                .await;
+            }
+        }
     }
 }

@@ -207,23 +207,30 @@ backend!(
 );
 
 /// One run of the sequencer: positions for committed events, seals for audit entries.
-async fn sequence(db: &Db) -> Result<u64, StoreError> {
+/// Returns how many events got positions and how many audit entries were chained.
+async fn sequence(db: &Db) -> Result<(u64, u64), StoreError> {
     match db {
         Db::Postgres(pool) => {
             let mut tx = crate::db::pg_begin_locked(pool, SEQUENCER_LOCK).await?;
-            let n = postgres::assign_positions(&mut tx).await?;
-            audit::postgres::seal(&mut tx).await?;
+            let events = postgres::assign_positions(&mut tx).await?;
+            let entries = audit::postgres::seal(&mut tx).await?;
             tx.commit().await?;
-            Ok(n)
+            Ok((events, entries))
         }
         Db::Sqlite(pool) => {
             let mut tx = crate::db::sqlite_begin_write(pool).await?;
-            let n = sqlite::assign_positions(&mut tx).await?;
-            audit::sqlite::seal(&mut tx).await?;
+            let events = sqlite::assign_positions(&mut tx).await?;
+            let entries = audit::sqlite::seal(&mut tx).await?;
             tx.commit().await?;
-            Ok(n)
+            Ok((events, entries))
         }
     }
+}
+
+/// Sequences everything committed so far, now, in this task (tests, tools, shutdown).
+pub async fn sequence_now(db: &Db) -> Result<(), StoreError> {
+    while sequence(db).await? != (0, 0) {}
+    Ok(())
 }
 
 async fn read_after(db: &Db, after: i64, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {
@@ -273,8 +280,7 @@ impl EventFeed {
 
     /// Runs the sequencer once, now (tests and shutdown use it to flush).
     pub async fn flush(&self) -> Result<(), StoreError> {
-        while sequence(&self.db).await? > 0 {}
-        Ok(())
+        sequence_now(&self.db).await
     }
 
     /// Events after `after_cursor`, then new ones as they are sequenced, until the client goes
@@ -334,13 +340,13 @@ async fn run_sequencer(
     loop {
         let started = tokio::time::Instant::now();
         match sequence(&db).await {
-            Ok(n) => {
+            Ok((events, entries)) => {
                 failures = 0;
-                if n > 0 {
-                    total += n;
+                if events > 0 {
+                    total += events;
                     sequenced.send_replace(total);
                 }
-                if n >= BATCH as u64 {
+                if events >= BATCH as u64 || entries >= audit::SEAL_BATCH as u64 {
                     // More are waiting beyond one batch.
                     continue;
                 }

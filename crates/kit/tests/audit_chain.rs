@@ -5,10 +5,8 @@ use homeward_kit::{
     audit::{self, AuditEntry},
     config::DatabaseConfig,
     db::{Db, Migrations},
-    outbox::EventFeed,
 };
 use sqlx::migrate::Migrator;
-use tokio_util::sync::CancellationToken;
 
 static NONE: Migrator = Migrator::DEFAULT;
 const NO_SERVICE_TABLES: Migrations = Migrations {
@@ -71,8 +69,8 @@ async fn record(db: &Db, n: usize) {
             }
         }
     }
-    let feed = EventFeed::start(db.clone(), CancellationToken::new());
-    feed.flush().await.unwrap();
+    // Sequenced here, not by a background task that could race the tampering below.
+    homeward_kit::outbox::sequence_now(db).await.unwrap();
 }
 
 async fn exec(db: &Db, sql: &'static str) {
