@@ -744,7 +744,7 @@ async fn search_finds_a_person_across_scripts_and_audit_verifies(backend: Backen
         results[0]
             .explanation
             .iter()
-            .any(|e| e.contains("another form")),
+            .any(|e| e.contains("forms of the same name")),
         "{:?}",
         results[0].explanation
     );
@@ -938,6 +938,354 @@ macro_rules! on_both_backends {
     };
 }
 
+fn named(
+    family: &str,
+    given: &str,
+    patronymic: &str,
+    script: Script,
+    born: (i32, i32, i32),
+) -> pb::Person {
+    let mut p = person(family, given, born.0);
+    p.names[0].patronymic = patronymic.into();
+    p.names[0].script = script as i32;
+    p.birth_date = Some(PartialDate {
+        year: born.0,
+        month: born.1,
+        day: born.2,
+    });
+    p.service_number.clear();
+    p
+}
+
+async fn duplicates_are_flagged_merged_and_unmerged(backend: Backend) {
+    let db = Database::fresh(backend).await;
+    let registry = RunningRegistry::start(&db, 0).await;
+    let mut client = registry.client().await;
+    let first = create(
+        &mut client,
+        named(
+            "Коваленко",
+            "Олександр",
+            "Петрович",
+            Script::Cyrillic,
+            (1990, 4, 12),
+        ),
+    )
+    .await;
+    // The same man as the passport spells him: the registration says so.
+    let created = client
+        .create_person(pb::CreatePersonRequest {
+            request_id: rid(),
+            person: Some(named(
+                "Kovalenko",
+                "Oleksandr",
+                "Petrovych",
+                Script::Latin,
+                (1990, 4, 12),
+            )),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let second = created.person.unwrap();
+    assert_eq!(created.possible_duplicates.len(), 1);
+    assert_eq!(created.possible_duplicates[0].person_id, first.id);
+    assert!(created.possible_duplicates[0].confidence >= 0.8);
+    // His son is not flagged.
+    let son = client
+        .create_person(pb::CreatePersonRequest {
+            request_id: rid(),
+            person: Some(named(
+                "Коваленко",
+                "Іван",
+                "Олександрович",
+                Script::Cyrillic,
+                (2004, 9, 1),
+            )),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        son.possible_duplicates.is_empty(),
+        "{:?}",
+        son.possible_duplicates
+    );
+
+    let found = client
+        .find_duplicates(pb::FindDuplicatesRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let pairs: Vec<(String, String)> = found
+        .pairs
+        .iter()
+        .map(|p| (p.first_person_id.clone(), p.second_person_id.clone()))
+        .collect();
+    assert_eq!(pairs, vec![(first.id.clone(), second.id.clone())]);
+    assert!(found.next_page_token.is_empty());
+
+    let stale = client
+        .merge_persons(pb::MergePersonsRequest {
+            request_id: rid(),
+            survivor_id: first.id.clone(),
+            duplicate_id: second.id.clone(),
+            duplicate_etag: "v0".into(),
+            reason: "same passport".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Code::Aborted);
+    let itself = client
+        .merge_persons(pb::MergePersonsRequest {
+            request_id: rid(),
+            survivor_id: first.id.clone(),
+            duplicate_id: first.id.clone(),
+            duplicate_etag: first.etag.clone(),
+            reason: "same passport".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(itself.code(), Code::FailedPrecondition);
+    let merge = pb::MergePersonsRequest {
+        request_id: rid(),
+        survivor_id: first.id.clone(),
+        duplicate_id: second.id.clone(),
+        duplicate_etag: second.etag.clone(),
+        reason: "same passport number".into(),
+    };
+    let merged = client
+        .merge_persons(merge.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(merged.duplicate.as_ref().unwrap().merged_into_id, first.id);
+    let replayed = client.merge_persons(merge).await.unwrap().into_inner();
+    assert_eq!(replayed, merged);
+
+    let search = |query: &str| pb::SearchPersonsRequest {
+        query: query.into(),
+        ..Default::default()
+    };
+    let ids = |r: pb::SearchPersonsResponse| -> Vec<String> {
+        r.results
+            .into_iter()
+            .map(|r| r.person.unwrap().id)
+            .collect()
+    };
+    let hits = ids(client
+        .search_persons(search("Kovalenko Oleksandr"))
+        .await
+        .unwrap()
+        .into_inner());
+    assert!(
+        hits.contains(&first.id) && !hits.contains(&second.id),
+        "{hits:?}"
+    );
+    let read = client
+        .get_person(pb::GetPersonRequest {
+            id: second.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .person
+        .unwrap();
+    assert_eq!(read.merged_into_id, first.id);
+    // Changes go to the survivor.
+    let refused = client
+        .record_status_change(pb::RecordStatusChangeRequest {
+            request_id: rid(),
+            person_id: second.id.clone(),
+            change: Some(pb::StatusChange {
+                status: pb::PersonStatus::Transferred as i32,
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert!(
+        client
+            .find_duplicates(pb::FindDuplicatesRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .pairs
+            .is_empty()
+    );
+
+    let restored = client
+        .unmerge_persons(pb::UnmergePersonsRequest {
+            request_id: rid(),
+            person_id: second.id.clone(),
+            reason: "different passport series after all".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .person
+        .unwrap();
+    assert!(restored.merged_into_id.is_empty());
+    let hits = ids(client
+        .search_persons(search("Kovalenko Oleksandr"))
+        .await
+        .unwrap()
+        .into_inner());
+    assert!(hits.contains(&second.id), "{hits:?}");
+    let again = client
+        .unmerge_persons(pb::UnmergePersonsRequest {
+            request_id: rid(),
+            person_id: second.id.clone(),
+            reason: "twice".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::FailedPrecondition);
+    let audit = client
+        .verify_audit_log(pb::VerifyAuditLogRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(audit.verification.unwrap().intact);
+    registry.stop().await;
+}
+
+async fn matching_a_list_finds_each_person_and_doubts_substitutes(backend: Backend) {
+    let db = Database::fresh(backend).await;
+    let registry = RunningRegistry::start(&db, 0).await;
+    let mut client = registry.client().await;
+    let olena = create(
+        &mut client,
+        named(
+            "Шевченко",
+            "Олена",
+            "Миколаївна",
+            Script::Cyrillic,
+            (1988, 2, 3),
+        ),
+    )
+    .await;
+    let mykola = create(
+        &mut client,
+        named(
+            "Бондаренко",
+            "Микола",
+            "Іванович",
+            Script::Cyrillic,
+            (1979, 11, 30),
+        ),
+    )
+    .await;
+    for (i, given) in ["Петро", "Андрій", "Василь", "Сергій"].iter().enumerate()
+    {
+        create(
+            &mut client,
+            named(
+                "Бондаренко",
+                given,
+                "Іванович",
+                Script::Cyrillic,
+                (1980 + i as i32, 1, 1),
+            ),
+        )
+        .await;
+    }
+    let identity =
+        |reference: &str, family: &str, given: &str, patronymic: &str, born: (i32, i32, i32)| {
+            pb::CandidateIdentity {
+                reference: reference.into(),
+                names: vec![PersonName {
+                    script: Script::Cyrillic as i32,
+                    family: family.into(),
+                    given: given.into(),
+                    patronymic: patronymic.into(),
+                    language: "ru".into(),
+                    ..Default::default()
+                }],
+                birth_date: Some(PartialDate {
+                    year: born.0,
+                    month: born.1,
+                    day: born.2,
+                }),
+                ..Default::default()
+            }
+        };
+    let response = client
+        .match_persons(pb::MatchPersonsRequest {
+            identities: vec![
+                // As the other side writes them: Russian forms, day and month swapped.
+                identity("o1", "Шевченко", "Елена", "Николаевна", (1988, 3, 2)),
+                identity("o2", "Бондаренко", "Николай", "Иванович", (1979, 11, 30)),
+                // A namesake born twenty years later: not him.
+                identity("o3", "Бондаренко", "Николай", "Петрович", (1999, 5, 5)),
+            ],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let best = |i: usize| {
+        response.matches[i]
+            .candidates
+            .first()
+            .map(|c| c.person_id.clone())
+    };
+    assert_eq!(response.matches[0].reference, "o1");
+    assert_eq!(best(0), Some(olena.id));
+    assert_eq!(best(1), Some(mykola.id));
+    assert!(response.matches[1].candidates[0].confidence > 0.9);
+    assert_eq!(best(2), None, "{:?}", response.matches[2]);
+    registry.stop().await;
+}
+
+async fn a_second_replica_finds_what_the_first_registered(backend: Backend) {
+    let db = Database::fresh(backend).await;
+    let first = RunningRegistry::start(&db, 0).await;
+    let second = RunningRegistry::start(&db, 0).await;
+    let mut writer = first.client().await;
+    let mut reader = second.client().await;
+    let target = create(
+        &mut writer,
+        named(
+            "Гнатюк",
+            "Тарас",
+            "Богданович",
+            Script::Cyrillic,
+            (1995, 6, 6),
+        ),
+    )
+    .await;
+    let mut found = false;
+    for _ in 0..100 {
+        let results = reader
+            .search_persons(pb::SearchPersonsRequest {
+                query: "Taras Hnatiuk".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .results;
+        if results
+            .first()
+            .and_then(|r| r.person.as_ref())
+            .map(|p| &p.id)
+            == Some(&target.id)
+        {
+            found = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(found, "the second replica never indexed the registration");
+    first.stop().await;
+    second.stop().await;
+}
+
 on_both_backends!(
     creating_reading_and_updating_a_person,
     listing_while_inserting_skips_and_repeats_nothing,
@@ -953,4 +1301,7 @@ on_both_backends!(
     trace_context_travels_from_the_request_into_its_events,
     shutdown_reports_not_serving_before_the_listener_closes,
     oversized_requests_are_refused_and_write_nothing,
+    duplicates_are_flagged_merged_and_unmerged,
+    matching_a_list_finds_each_person_and_doubts_substitutes,
+    a_second_replica_finds_what_the_first_registered,
 );

@@ -80,6 +80,7 @@ fn create_batch(rng: &mut Rng, n: usize) -> Result<Create, Error> {
     let (person, entry) = people::domain_person(&g, ACTOR);
     let response = pb::CreatePersonResponse {
         person: Some(convert::person_to_pb(&person)),
+        possible_duplicates: vec![],
     };
     let id = person.id.to_string();
     let batch = WriteBatch {

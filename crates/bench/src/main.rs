@@ -222,7 +222,7 @@ CREATE TABLE bench_persons (
     holding_party    TEXT NOT NULL,
     affiliated_party TEXT NOT NULL,
     file_reference   TEXT UNIQUE,
-    search_keys      TEXT NOT NULL,
+    merged_into      TEXT,
     record           TEXT NOT NULL,
     updated_at_us    BIGINT NOT NULL
 );
@@ -231,7 +231,7 @@ CREATE INDEX bench_persons_by_holding_party ON bench_persons (holding_party, seq
 ";
 
 const BENCH_INSERT: &str = "INSERT INTO bench_persons (id, version, category, status, holding_party, \
-    affiliated_party, file_reference, search_keys, record, updated_at_us) \
+    affiliated_party, file_reference, merged_into, record, updated_at_us) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 
 async fn raw_inserts(pool: &PgPool, rows: Vec<Row>, tasks: usize) -> Outcome {
@@ -247,7 +247,7 @@ async fn raw_inserts(pool: &PgPool, rows: Vec<Row>, tasks: usize) -> Outcome {
                 .bind(r.holding_party)
                 .bind(r.affiliated_party)
                 .bind(r.file_reference)
-                .bind(r.search_keys)
+                .bind(r.merged_into)
                 .bind(r.record)
                 .bind(r.updated_at_us)
                 .execute(&pool)

@@ -5,7 +5,7 @@
 use homeward_proto::{common::v1 as common, registry::v1 as pb};
 use homeward_registry::{
     convert::{self, Check},
-    domain, names,
+    domain,
 };
 
 /// SplitMix64: small, fast, good enough for test data.
@@ -343,7 +343,7 @@ pub struct Row {
     pub holding_party: String,
     pub affiliated_party: String,
     pub file_reference: Option<String>,
-    pub search_keys: String,
+    pub merged_into: Option<String>,
     pub record: String,
     pub updated_at_us: i64,
 }
@@ -389,6 +389,7 @@ pub fn domain_person(g: &Generated, recorded_by: &str) -> (domain::Person, domai
         reserved_for: None,
         status_before_reservation: None,
         history_len: 1,
+        merged_into: None,
         created_at_us: now,
         updated_at_us: now,
     };
@@ -410,7 +411,7 @@ fn stored_row(person: &domain::Person) -> Row {
         holding_party: i.holding_party.clone(),
         affiliated_party: i.affiliated_party.clone(),
         file_reference: i.file_reference.clone(),
-        search_keys: names::stored_keys(&i.names),
+        merged_into: None,
         record: serde_json::to_string(person).unwrap_or_default(),
         updated_at_us: person.updated_at_us,
     }

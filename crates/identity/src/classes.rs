@@ -50,6 +50,8 @@ pub enum ClassKind {
 struct Class {
     kind: ClassKind,
     members: Vec<&'static str>,
+    /// First letters (a to z) of the members' fold keys, as bits.
+    initials: u32,
 }
 
 struct Classes {
@@ -94,17 +96,23 @@ fn parse(data: &'static str) -> Classes {
             break;
         };
         let id = ClassId(index);
+        let mut initials = 0;
         for member in &members {
             let key = fold_token(member);
             if key.is_empty() {
                 continue;
             }
+            initials |= initial_bit(&key);
             let ids = by_key.entry(key).or_default();
             if !ids.contains(&id) {
                 ids.push(id);
             }
         }
-        classes.push(Class { kind, members });
+        classes.push(Class {
+            kind,
+            members,
+            initials,
+        });
     }
     // Ids are pushed in increasing order, so every list is already sorted.
     Classes { classes, by_key }
@@ -136,6 +144,20 @@ pub fn class_members(id: ClassId) -> &'static [&'static str] {
         .classes
         .get(id.index())
         .map_or(&[], |c| c.members.as_slice())
+}
+
+/// The bit of the first letter of a fold key in [`class_initials`]; 0 when it is not a to z.
+pub fn initial_bit(key: &str) -> u32 {
+    match key.bytes().next() {
+        Some(b @ b'a'..=b'z') => 1 << (b - b'a'),
+        _ => 0,
+    }
+}
+
+/// The first letters of the fold keys of a class's members (see [`initial_bit`]): which
+/// initials may stand for the name ("А." and "O." both for Олександр ≡ Александр).
+pub fn class_initials(id: ClassId) -> u32 {
+    classes().classes.get(id.index()).map_or(0, |c| c.initials)
 }
 
 /// The kind of names a class holds; `None` for an id that is not from this build.

@@ -1,4 +1,4 @@
-//! The cross-script identity engine of Homeward, first part: the text layer.
+//! The cross-script identity engine of Homeward.
 //!
 //! One man is "Олександр Коваленко" to his mother, "Александр Коваленко" on the other side's
 //! list and "Oleksandr Kovalenko" in his passport. This crate turns such spellings into forms
@@ -16,23 +16,36 @@
 //! Pure functions only: no I/O, no async, no global state beyond the embedded name classes
 //! (parsed once, then read-only), no logging (the text is personal data). Every entry point caps its input (see [`MAX_INPUT_CHARS`], [`MAX_NAME_CHARS`],
 //! [`MAX_TOKEN_CHARS`]) so time and output size are bounded, and none may panic on any input.
-//! This crate must never decide that two people are the same: it only makes spellings
-//! comparable and says which names may be equivalent; scoring and the candidate index come
-//! later.
+//!
+//! On top of the text layer:
+//! - [`compile`] turns an [`Identity`] (names in any script and order, birth date, sex, unit,
+//!   service and document numbers) into its comparable form;
+//! - [`compare`] scores two of them Fellegi–Sunter style, with frequency-adjusted name weights,
+//!   a calibrated confidence and a field-by-field explanation;
+//! - [`Index`] is the in-memory candidate index that searches, matches and finds duplicates.
+//!
+//! The engine never decides that two people are the same: it says how likely that is and
+//! why, and caps what names alone can say; merging is a person's decision.
 #![forbid(unsafe_code)]
 
 pub mod classes;
 pub mod fold;
+pub mod index;
 pub mod normalize;
+pub mod record;
+pub mod score;
 pub mod translit;
 
 pub use classes::{
-    ClassId, ClassKind, class_count, class_ids, class_kind, class_members, name_classes,
-    same_name_class,
+    ClassId, ClassKind, class_count, class_ids, class_initials, class_kind, class_members,
+    name_classes, same_name_class,
 };
 pub use fold::{fold_name, fold_normalized, fold_token};
+pub use index::{DuplicatePair, EntryId, Hit, Index, SearchOptions};
 pub use normalize::{
     LanguageHint, MAX_INPUT_CHARS, MAX_NAME_CHARS, MAX_TOKEN_CHARS, NormalizedName, language_hint,
     normalize,
 };
+pub use record::{BirthDate, Compiled, Identity, Name, Role, Sex, compile};
+pub use score::{Comparison, DateLevel, Frequencies, NameLevel, TypicalFrequencies, compare};
 pub use translit::{ReverseTable, Table, to_cyrillic, to_latin};

@@ -283,6 +283,17 @@ impl EventFeed {
         sequence_now(&self.db).await
     }
 
+    /// The cursor of the last event sequenced so far: a consumer that has loaded the current
+    /// state resumes from here.
+    pub async fn head(&self) -> Result<String, StoreError> {
+        let sql = "SELECT COALESCE(MAX(position), 0) FROM outbox_positions";
+        let head: i64 = match &self.db {
+            Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await?,
+            Db::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await?,
+        };
+        Ok(encode_cursor(head))
+    }
+
     /// Events after `after_cursor`, then new ones as they are sequenced, until the client goes
     /// away or the server shuts down (the client then resumes from its last cursor).
     pub fn watch(

@@ -209,9 +209,7 @@ pub fn names(check: &mut Check, field: &str, names: &[common::PersonName]) -> Ve
             let script = match common::Script::try_from(n.script) {
                 Ok(common::Script::Cyrillic) => Script::Cyrillic,
                 Ok(common::Script::Latin) => Script::Latin,
-                Ok(common::Script::Unspecified) => {
-                    crate::names::detect_script(&format!("{given}{family}"))
-                }
+                Ok(common::Script::Unspecified) => detect_script(&format!("{given}{family}")),
                 Err(_) => {
                     check.fail(f("script"), "unknown script");
                     Script::Unknown
@@ -444,6 +442,7 @@ pub fn person_to_pb(p: &Person) -> pb::Person {
         create_time: Some(timestamp::micros_to_proto(p.created_at_us)),
         update_time: Some(timestamp::micros_to_proto(p.updated_at_us)),
         file_reference: i.file_reference.clone().unwrap_or_default(),
+        merged_into_id: p.merged_into.map(|id| id.to_string()).unwrap_or_default(),
     }
 }
 
@@ -460,6 +459,20 @@ pub fn entry_to_pb(e: &StatusEntry) -> pb::StatusChange {
         note: e.note.clone(),
         record_time: Some(timestamp::micros_to_proto(e.recorded_at_us)),
         recorded_by: e.recorded_by.clone(),
+    }
+}
+
+/// The script a name is written in, from its letters.
+fn detect_script(s: &str) -> Script {
+    let cyr = s
+        .chars()
+        .filter(|c| ('\u{0400}'..='\u{04FF}').contains(c))
+        .count();
+    let lat = s.chars().filter(|c| c.is_ascii_alphabetic()).count();
+    match (cyr, lat) {
+        (0, 0) => Script::Unknown,
+        (c, l) if c >= l => Script::Cyrillic,
+        _ => Script::Latin,
     }
 }
 

@@ -281,6 +281,9 @@ pub struct Person {
     pub status_before_reservation: Option<Status>,
     /// Number of entries in the status history.
     pub history_len: i64,
+    /// The survivor this record was merged into as a duplicate.
+    #[serde(default)]
+    pub merged_into: Option<Uuid>,
     pub created_at_us: i64,
     pub updated_at_us: i64,
 }

@@ -31,6 +31,17 @@ pub enum RegistryError {
     },
     #[error("file reference is already used by another person")]
     FileReferenceTaken,
+    #[error("person {person} is merged into {survivor}; use the survivor or unmerge first")]
+    Merged { person: Uuid, survivor: Uuid },
+    #[error("person {0} is not merged into another")]
+    NotMerged(Uuid),
+    #[error("a person cannot be merged into themselves")]
+    SelfMerge,
+    #[error(
+        "person {person} is reserved for exchange {exchange}; release the reservation before merging"
+    )]
+    MergeWhileReserved { person: Uuid, exchange: String },
+
     #[error(transparent)]
     Api(#[from] ApiError),
     #[error(transparent)]
@@ -56,6 +67,10 @@ impl From<RegistryError> for ApiError {
             RegistryError::NotReservable(_) => ApiError::FailedPrecondition { reason: "NOT_IN_CUSTODY", message },
             RegistryError::NotReservedFor { .. } => ApiError::FailedPrecondition { reason: "NOT_RESERVED_FOR_EXCHANGE", message },
             RegistryError::FileReferenceTaken => ApiError::AlreadyExists { reason: "FILE_REFERENCE_TAKEN", message },
+            RegistryError::Merged { .. } => ApiError::FailedPrecondition { reason: "PERSON_MERGED", message },
+            RegistryError::NotMerged(_) => ApiError::FailedPrecondition { reason: "PERSON_NOT_MERGED", message },
+            RegistryError::SelfMerge => ApiError::FailedPrecondition { reason: "SELF_MERGE", message },
+            RegistryError::MergeWhileReserved { .. } => ApiError::FailedPrecondition { reason: "RESERVED_FOR_EXCHANGE", message },
             RegistryError::Api(api) => api,
             RegistryError::Store(StoreError::Conflict) => ApiError::Aborted {
                 reason: "CONCURRENT_UPDATE",

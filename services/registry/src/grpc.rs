@@ -23,8 +23,7 @@ use crate::{
     convert::{self, Check},
     domain::*,
     error::RegistryError,
-    names,
-    search::{self, Probe},
+    matching::{self, Matcher},
     store::{ListFilter, PersonWrite, RegistryStore, Reservation, WriteBatch, WriteOutcome},
 };
 
@@ -83,16 +82,29 @@ mutations!(
     pb::ReservePersonsRequest,
     pb::ReleasePersonsRequest,
     pb::MarkRepatriatedRequest,
+    pb::MergePersonsRequest,
+    pb::UnmergePersonsRequest,
 );
+
+/// Confidence from which a new registration is reported as a possible duplicate.
+const DUPLICATE_WARNING: f64 = 0.8;
+/// Possible duplicates reported per new registration.
+const DUPLICATE_WARNINGS: usize = 3;
+const MAX_IMPORT_DUPLICATES: usize = 1_000;
 
 pub struct Registry {
     store: Arc<dyn RegistryStore>,
     feed: EventFeed,
+    matcher: Arc<Matcher>,
 }
 
 impl Registry {
-    pub fn new(store: Arc<dyn RegistryStore>, feed: EventFeed) -> Self {
-        Self { store, feed }
+    pub fn new(store: Arc<dyn RegistryStore>, feed: EventFeed, matcher: Arc<Matcher>) -> Self {
+        Self {
+            store,
+            feed,
+            matcher,
+        }
     }
 
     /// The request id of a mutation, fingerprinted over the request without it.
@@ -121,6 +133,9 @@ impl Registry {
         match self.store.write(&batch).await {
             Ok(WriteOutcome::Applied) => {
                 self.feed.wake();
+                for w in &batch.persons {
+                    self.matcher.apply(&w.person);
+                }
                 Ok(response)
             }
             Ok(WriteOutcome::Replayed(replay)) => {
@@ -216,8 +231,13 @@ impl Registry {
             who,
         );
         check.into_result(()).map_err(RegistryError::Invalid)?;
+        let possible_duplicates = matching::candidates(self.matcher.read().search_identity(
+            &matching::engine_identity(&person.identity),
+            &duplicate_options(),
+        ));
         let response = pb::CreatePersonResponse {
             person: Some(convert::person_to_pb(&person)),
+            possible_duplicates,
         };
         let batch = WriteBatch {
             events: vec![NewEvent::new(
@@ -278,6 +298,7 @@ impl Registry {
             ));
         }
         let current = self.load("person.id", &input.id).await?;
+        live(&current)?;
         let mut merged = convert::person_to_pb(&current);
         for path in &paths {
             apply_path(&mut merged, input, path)?;
@@ -391,29 +412,36 @@ impl Registry {
         if req.category != 0 && category.is_none() {
             check.fail("category", "unknown category");
         }
-        let keys = names::tokens(&query);
-        if !query.is_empty() && keys.is_empty() {
-            check.fail("query", "needs at least one name of two or more letters");
+        if !query.is_empty() && homeward_identity::fold_name(&query).is_empty() {
+            check.fail("query", "needs at least one name");
         }
         check.into_result(()).map_err(RegistryError::Invalid)?;
-        let probe = Probe {
-            keys,
-            birth_date,
-            sex,
-            category,
-            service_number: String::new(),
+        let probe = homeward_identity::Identity {
+            names: vec![homeward_identity::Name::free(&query)],
+            birth_date: matching::engine_date(birth_date),
+            sex: matching::engine_sex(sex),
+            ..Default::default()
         };
-        let candidates = self
-            .store
-            .search_candidates(&names::candidate_keys(&probe.keys), 500)
-            .await?;
+        let hits = self.matcher.read().search_identity(
+            &probe,
+            &homeward_identity::SearchOptions {
+                max_results: max,
+                tag_filter: matching::category_filter(category),
+                ..Default::default()
+            },
+        );
+        let ids: Vec<Uuid> = hits.iter().map(|h| Uuid::from_u128(h.id)).collect();
+        let persons = self.store.get_persons(&ids).await?;
         Ok(pb::SearchPersonsResponse {
-            results: search::rank(&probe, candidates, 0.0, max)
+            results: hits
                 .into_iter()
-                .map(|s| pb::SearchResult {
-                    person: Some(convert::person_to_pb(&s.person)),
-                    score: s.score,
-                    explanation: s.explanation,
+                .filter_map(|h| {
+                    let person = persons.iter().find(|p| p.id.as_u128() == h.id)?;
+                    Some(pb::SearchResult {
+                        person: Some(convert::person_to_pb(person)),
+                        score: h.comparison.confidence,
+                        explanation: h.comparison.explanation,
+                    })
                 })
                 .collect(),
         })
@@ -445,47 +473,64 @@ impl Registry {
                 0
             }
         };
-        let probes: Vec<(String, Probe)> = req
+        let probes: Vec<(String, homeward_identity::Identity, Option<Category>)> = req
             .identities
             .iter()
             .enumerate()
             .map(|(i, identity)| {
                 let f = |s: &str| format!("identities[{i}].{s}");
                 let names = convert::names(&mut check, &f("names"), &identity.names);
-                let keys = names::person_keys(&names);
-                let probe = Probe {
-                    keys,
-                    birth_date: check.date(&f("birth_date"), identity.birth_date.as_ref()),
-                    sex: convert::sex(identity.sex),
-                    category: convert::category(identity.category),
+                let birth_date = check.date(&f("birth_date"), identity.birth_date.as_ref());
+                let probe = homeward_identity::Identity {
+                    names: matching::engine_names(&names),
+                    birth_date: matching::engine_date(birth_date),
+                    sex: matching::engine_sex(convert::sex(identity.sex)),
+                    unit: check.text(&f("unit"), &identity.unit, false),
                     service_number: check.text(
                         &f("service_number"),
                         &identity.service_number,
                         false,
                     ),
+                    documents: identity
+                        .documents
+                        .iter()
+                        .enumerate()
+                        .map(|(d, doc)| {
+                            check.text(&f(&format!("documents[{d}].number")), &doc.number, false)
+                        })
+                        .collect(),
                 };
-                (identity.reference.clone(), probe)
+                let category = convert::category(identity.category);
+                (identity.reference.clone(), probe, category)
             })
             .collect();
         check.into_result(()).map_err(RegistryError::Invalid)?;
-        let mut matches = Vec::with_capacity(probes.len());
-        for (reference, probe) in probes {
-            let candidates = self
-                .store
-                .search_candidates(&names::candidate_keys(&probe.keys), 200)
-                .await?;
-            matches.push(pb::IdentityMatches {
-                reference,
-                candidates: search::rank(&probe, candidates, min, max)
-                    .into_iter()
-                    .map(|s| pb::MatchCandidate {
-                        person_id: s.person.id.to_string(),
-                        confidence: s.score,
-                        explanation: s.explanation,
-                    })
-                    .collect(),
-            });
-        }
+        let index = self.matcher.read();
+        let matches = probes
+            .into_iter()
+            .map(|(reference, probe, category)| {
+                let hits = index.search_identity(
+                    &probe,
+                    &homeward_identity::SearchOptions {
+                        max_results: max,
+                        min_confidence: min,
+                        tag_filter: matching::category_filter(category),
+                        ..Default::default()
+                    },
+                );
+                pb::IdentityMatches {
+                    reference,
+                    candidates: hits
+                        .into_iter()
+                        .map(|h| pb::MatchCandidate {
+                            person_id: Uuid::from_u128(h.id).to_string(),
+                            confidence: h.comparison.confidence,
+                            explanation: h.comparison.explanation,
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
         Ok(pb::MatchPersonsResponse { matches })
     }
 
@@ -571,6 +616,7 @@ impl Registry {
                 writers.spawn(import_chunk(
                     self.store.clone(),
                     self.feed.clone(),
+                    self.matcher.clone(),
                     who.clone(),
                     key.clone(),
                     chunk_no,
@@ -584,6 +630,7 @@ impl Registry {
             writers.spawn(import_chunk(
                 self.store.clone(),
                 self.feed.clone(),
+                self.matcher.clone(),
                 who.clone(),
                 key.clone(),
                 chunk_no,
@@ -626,6 +673,7 @@ impl Registry {
             return Err(invalid("change", "required"));
         };
         let current = self.load("person_id", &req.person_id).await?;
+        live(&current)?;
         if !req.etag.is_empty() && req.etag != current.etag() {
             return Err(RegistryError::EtagMismatch {
                 given: req.etag.clone(),
@@ -759,6 +807,7 @@ impl Registry {
             return Ok(done);
         }
         let persons = self.load_many(&req.person_ids).await?;
+        persons.iter().try_for_each(live)?;
         let elsewhere: Vec<Uuid> = persons
             .iter()
             .filter(|p| p.reserved_for.as_ref().is_some_and(|e| *e != exchange))
@@ -917,10 +966,223 @@ impl Registry {
     }
 }
 
+impl Registry {
+    async fn find_duplicates(
+        &self,
+        who: &Principal,
+        req: pb::FindDuplicatesRequest,
+    ) -> Result<pb::FindDuplicatesResponse> {
+        who.require_any(&[
+            Role::Registrar,
+            Role::Auditor,
+            Role::TracingAgency,
+            Role::Admin,
+        ])?;
+        let mut check = Check::default();
+        let min = if req.min_confidence == 0.0 {
+            0.8
+        } else {
+            req.min_confidence
+        };
+        if !(0.0..=1.0).contains(&min) {
+            check.fail("min_confidence", "between 0 and 1");
+        }
+        let scan = match req.page_size {
+            0 => 2_000,
+            n @ 1..=10_000 => n as usize,
+            _ => {
+                check.fail("page_size", "1 to 10,000");
+                0
+            }
+        };
+        check.into_result(()).map_err(RegistryError::Invalid)?;
+        let filter = format!("duplicates:{min}");
+        let page = Page::from_request(0, &req.page_token, &filter)?;
+        let options = homeward_identity::SearchOptions {
+            max_results: 5,
+            min_confidence: min,
+            ..Default::default()
+        };
+        let matcher = self.matcher.clone();
+        let from = usize::try_from(page.after).unwrap_or(usize::MAX);
+        // Scoring thousands of persons takes a while: off the async workers.
+        let (pairs, next) = tokio::task::spawn_blocking(move || {
+            matcher.read().find_duplicates(from, scan, &options)
+        })
+        .await
+        .map_err(|e| RegistryError::Api(ApiError::internal(&e)))?;
+        Ok(pb::FindDuplicatesResponse {
+            pairs: pairs
+                .into_iter()
+                .map(|p| pb::DuplicatePair {
+                    first_person_id: Uuid::from_u128(p.first).to_string(),
+                    second_person_id: Uuid::from_u128(p.second).to_string(),
+                    confidence: p.comparison.confidence,
+                    explanation: p.comparison.explanation,
+                })
+                .collect(),
+            next_page_token: next
+                .map(|n| page.next_token(usize::MAX, Some(n as i64)))
+                .unwrap_or_default(),
+        })
+    }
+
+    async fn merge_persons(
+        &self,
+        who: &Principal,
+        req: pb::MergePersonsRequest,
+    ) -> Result<pb::MergePersonsResponse> {
+        who.require_any(WRITERS)?;
+        let key = Self::key("merge_persons", &req)?;
+        if let Some(done) = self.replayed(&key).await? {
+            return Ok(done);
+        }
+        let mut check = Check::default();
+        let reason = check.text("reason", &req.reason, true);
+        if req.duplicate_etag.is_empty() {
+            check.fail(
+                "duplicate_etag",
+                "required: the etag of the duplicate as read",
+            );
+        }
+        check.into_result(()).map_err(RegistryError::Invalid)?;
+        let survivor = self.load("survivor_id", &req.survivor_id).await?;
+        let current = self.load("duplicate_id", &req.duplicate_id).await?;
+        if survivor.id == current.id {
+            return Err(RegistryError::SelfMerge);
+        }
+        if req.duplicate_etag != current.etag() {
+            return Err(RegistryError::EtagMismatch {
+                given: req.duplicate_etag.clone(),
+                current: current.etag(),
+            });
+        }
+        for p in [&survivor, &current] {
+            live(p)?;
+            if let Some(exchange) = &p.reserved_for {
+                return Err(RegistryError::MergeWhileReserved {
+                    person: p.id,
+                    exchange: exchange.clone(),
+                });
+            }
+        }
+        let mut duplicate = current.clone();
+        duplicate.merged_into = Some(survivor.id);
+        duplicate.version += 1;
+        duplicate.updated_at_us = timestamp::now_micros();
+        let response = pb::MergePersonsResponse {
+            survivor: Some(convert::person_to_pb(&survivor)),
+            duplicate: Some(convert::person_to_pb(&duplicate)),
+        };
+        let id = duplicate.id.to_string();
+        let batch = WriteBatch {
+            events: vec![NewEvent::new(
+                "registry.person.merged",
+                &id,
+                &pb::PersonMerged {
+                    person: response.duplicate.clone(),
+                    survivor_id: survivor.id.to_string(),
+                },
+            )],
+            audit: vec![audit_entry(
+                who,
+                "person.merge",
+                &id,
+                &key.request_id,
+                serde_json::json!({"survivor": survivor.id.to_string(), "reason": reason}),
+            )],
+            persons: vec![PersonWrite {
+                person: duplicate,
+                expected_version: Some(current.version),
+                history: None,
+                reservation: Reservation::None,
+            }],
+            key: Some(key),
+            response: vec![],
+        };
+        self.commit(batch, response).await
+    }
+
+    async fn unmerge_persons(
+        &self,
+        who: &Principal,
+        req: pb::UnmergePersonsRequest,
+    ) -> Result<pb::UnmergePersonsResponse> {
+        who.require_any(WRITERS)?;
+        let key = Self::key("unmerge_persons", &req)?;
+        if let Some(done) = self.replayed(&key).await? {
+            return Ok(done);
+        }
+        let mut check = Check::default();
+        let reason = check.text("reason", &req.reason, true);
+        check.into_result(()).map_err(RegistryError::Invalid)?;
+        let current = self.load("person_id", &req.person_id).await?;
+        let Some(survivor) = current.merged_into else {
+            return Err(RegistryError::NotMerged(current.id));
+        };
+        let mut person = current.clone();
+        person.merged_into = None;
+        person.version += 1;
+        person.updated_at_us = timestamp::now_micros();
+        let response = pb::UnmergePersonsResponse {
+            person: Some(convert::person_to_pb(&person)),
+        };
+        let id = person.id.to_string();
+        let batch = WriteBatch {
+            events: vec![NewEvent::new(
+                "registry.person.unmerged",
+                &id,
+                &pb::PersonUnmerged {
+                    person: response.person.clone(),
+                },
+            )],
+            audit: vec![audit_entry(
+                who,
+                "person.unmerge",
+                &id,
+                &key.request_id,
+                serde_json::json!({"survivor": survivor.to_string(), "reason": reason}),
+            )],
+            persons: vec![PersonWrite {
+                person,
+                expected_version: Some(current.version),
+                history: None,
+                reservation: Reservation::None,
+            }],
+            key: Some(key),
+            response: vec![],
+        };
+        self.commit(batch, response).await
+    }
+}
+
+/// What a new registration is checked against: the few best candidates, reported from a
+/// confidence of `DUPLICATE_WARNING`.
+fn duplicate_options() -> homeward_identity::SearchOptions {
+    homeward_identity::SearchOptions {
+        max_results: DUPLICATE_WARNINGS,
+        min_confidence: DUPLICATE_WARNING,
+        candidate_limit: 100,
+        ..Default::default()
+    }
+}
+
+/// Refuses changes to a record merged into another: they belong on the survivor.
+fn live(person: &Person) -> Result<()> {
+    match person.merged_into {
+        Some(survivor) => Err(RegistryError::Merged {
+            person: person.id,
+            survivor,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// What one written import chunk adds to the summary.
 struct ChunkOutcome {
     imported: u64,
     rejected: Vec<(u64, homeward_kit::error::Violation)>,
+    duplicates: Vec<pb::ImportDuplicate>,
 }
 
 fn merge(
@@ -930,6 +1192,10 @@ fn merge(
     let Some(done) = done else { return Ok(()) };
     let outcome = done.map_err(|e| RegistryError::Api(ApiError::internal(&e)))??;
     summary.rows_imported += outcome.imported;
+    let room = MAX_IMPORT_DUPLICATES.saturating_sub(summary.possible_duplicates.len());
+    summary
+        .possible_duplicates
+        .extend(outcome.duplicates.into_iter().take(room));
     for (row, violation) in outcome.rejected {
         reject(summary, row, vec![violation]);
     }
@@ -942,6 +1208,7 @@ fn merge(
 async fn import_chunk(
     store: Arc<dyn RegistryStore>,
     feed: EventFeed,
+    matcher: Arc<Matcher>,
     who: Principal,
     key: RequestKey,
     chunk_no: u64,
@@ -955,7 +1222,10 @@ async fn import_chunk(
     let mut outcome = ChunkOutcome {
         imported: rows.len() as u64,
         rejected: vec![],
+        duplicates: vec![],
     };
+    // Rows written now (not by an earlier attempt of this import) are indexed and checked.
+    let mut written: Vec<(u64, Uuid)> = Vec::with_capacity(rows.len());
     let batch = import_batch(
         &who,
         &key.request_id,
@@ -963,15 +1233,26 @@ async fn import_chunk(
         rows.iter().map(|(_, w)| w.clone()).collect(),
     );
     match store.write(&batch).await {
-        Ok(_) => {}
+        Ok(WriteOutcome::Applied) => {
+            for (row_number, w) in &rows {
+                matcher.apply(&w.person);
+                written.push((*row_number, w.person.id));
+            }
+        }
+        Ok(WriteOutcome::Replayed(_)) => {}
         Err(StoreError::UniqueViolation(c)) if c.contains("file_reference") => {
             outcome.imported = 0;
             for (row_number, write) in rows {
+                let (person, id) = (write.person.clone(), write.person.id);
                 match store
                     .write(&import_batch(&who, &key.request_id, None, vec![write]))
                     .await
                 {
-                    Ok(_) => outcome.imported += 1,
+                    Ok(_) => {
+                        outcome.imported += 1;
+                        matcher.apply(&person);
+                        written.push((row_number, id));
+                    }
                     Err(StoreError::UniqueViolation(c)) if c.contains("file_reference") => {
                         outcome.rejected.push((
                             row_number,
@@ -993,6 +1274,25 @@ async fn import_chunk(
         Err(e) => return Err(e.into()),
     }
     feed.wake();
+    let options = duplicate_options();
+    // Scoring a chunk against the registry is CPU work: off the async workers.
+    outcome.duplicates = tokio::task::spawn_blocking(move || {
+        let mut found = Vec::new();
+        for (row_number, id) in written {
+            // The lock is taken per row, so that other chunks can be indexed in between.
+            let hits = matcher.read().duplicates_of(&id.as_u128(), &options);
+            for duplicate in matching::candidates(hits) {
+                found.push(pb::ImportDuplicate {
+                    row_number,
+                    person_id: id.to_string(),
+                    duplicate: Some(duplicate),
+                });
+            }
+        }
+        found
+    })
+    .await
+    .map_err(|e| RegistryError::Api(ApiError::internal(&e)))?;
     Ok(outcome)
 }
 
@@ -1139,6 +1439,7 @@ fn new_person(
         reserved_for: None,
         status_before_reservation: None,
         history_len: 1,
+        merged_into: None,
         created_at_us: now,
         updated_at_us: now,
     };
@@ -1392,5 +1693,32 @@ impl RegistryService for Registry {
             }
             .await,
         )
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn find_duplicates(
+        &self,
+        r: Request<pb::FindDuplicatesRequest>,
+    ) -> std::result::Result<Response<pb::FindDuplicatesResponse>, GrpcStatus> {
+        let who = principal(&r)?;
+        respond(Registry::find_duplicates(self, &who, r.into_inner()).await)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn merge_persons(
+        &self,
+        r: Request<pb::MergePersonsRequest>,
+    ) -> std::result::Result<Response<pb::MergePersonsResponse>, GrpcStatus> {
+        let who = principal(&r)?;
+        respond(Registry::merge_persons(self, &who, r.into_inner()).await)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn unmerge_persons(
+        &self,
+        r: Request<pb::UnmergePersonsRequest>,
+    ) -> std::result::Result<Response<pb::UnmergePersonsResponse>, GrpcStatus> {
+        let who = principal(&r)?;
+        respond(Registry::unmerge_persons(self, &who, r.into_inner()).await)
     }
 }

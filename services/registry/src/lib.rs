@@ -11,8 +11,7 @@ pub mod convert;
 pub mod domain;
 pub mod error;
 pub mod grpc;
-pub mod names;
-pub mod search;
+pub mod matching;
 pub mod store;
 
 use std::{future::Future, net::SocketAddr};
@@ -51,22 +50,26 @@ pub enum StartError {
     Serve(#[from] server::ServeError),
 }
 
-/// The registry's gRPC routes (wrapped in authentication) over a connected database.
-pub fn routes(
+/// The registry's gRPC routes (wrapped in authentication) over a connected database, once the
+/// identity index has been built from it (see `matching`).
+pub async fn routes(
     db: Db,
     keys: TokenKeys,
     stop: CancellationToken,
     max_message_bytes: usize,
-) -> (Routes, EventFeed) {
-    let feed = EventFeed::start(db.clone(), stop);
-    let registry = grpc::Registry::new(store::for_db(db), feed.clone());
+) -> Result<(Routes, EventFeed), StartError> {
+    let feed = EventFeed::start(db.clone(), stop.clone());
+    let store = store::for_db(db);
+    let matcher = matching::Matcher::new();
+    matcher.start(&*store, &feed, stop).await?;
+    let registry = grpc::Registry::new(store, feed.clone(), matcher);
     let service = RegistryServiceServer::new(registry)
         .max_decoding_message_size(max_message_bytes)
         .max_encoding_message_size(max_message_bytes.max(16 * 1024 * 1024));
-    (
+    Ok((
         Routes::new(InterceptedService::new(service, Authenticator::new(keys))),
         feed,
-    )
+    ))
 }
 
 pub const SERVICE_NAMES: &[&str] = &[SERVICE_NAME];
@@ -115,7 +118,8 @@ impl Application {
             self.keys,
             stop.clone(),
             self.config.server.max_message_bytes,
-        );
+        )
+        .await?;
         tracing::info!(addr = %self.addr, backend = self.db.backend(), "registry listening");
         server::serve(
             self.listener,

@@ -78,6 +78,8 @@ pub trait RegistryStore: Send + Sync + 'static {
     /// The persons found among `ids`, in no particular order.
     async fn get_persons(&self, ids: &[Uuid]) -> Result<Vec<Person>, StoreError>;
     /// Persons after keyset position `after`, in registration order, with their positions.
+    /// Persons in registration order after `after` (a sequence number), merged duplicates left
+    /// out.
     async fn list_persons(
         &self,
         filter: &ListFilter,
@@ -90,12 +92,6 @@ pub trait RegistryStore: Send + Sync + 'static {
         after: i64,
         limit: i64,
     ) -> Result<Vec<StatusEntry>, StoreError>;
-    /// Persons having any of the given name keys, at most `limit` per key.
-    async fn search_candidates(
-        &self,
-        keys: &[String],
-        limit: i64,
-    ) -> Result<Vec<Person>, StoreError>;
     /// Ids of persons reserved for `exchange_id`.
     async fn reserved_for(&self, exchange_id: &str) -> Result<Vec<Uuid>, StoreError>;
 }
@@ -119,7 +115,7 @@ struct PersonRow {
     holding_party: String,
     affiliated_party: String,
     file_reference: Option<String>,
-    search_keys: String,
+    merged_into: Option<String>,
     record: String,
     updated_at_us: i64,
 }
@@ -137,7 +133,7 @@ impl PersonRow {
             holding_party: p.identity.holding_party.clone(),
             affiliated_party: p.identity.affiliated_party.clone(),
             file_reference: p.identity.file_reference.clone(),
-            search_keys: crate::names::stored_keys(&p.identity.names),
+            merged_into: p.merged_into.map(|id| id.to_string()),
             record: serde_json::to_string(p).unwrap_or_default(),
             updated_at_us: p.updated_at_us,
         }

@@ -25,15 +25,15 @@ struct Dialect {
 
 const POSTGRES: Dialect = Dialect {
     insert_persons: "INSERT INTO persons (id, version, category, status, holding_party, \
-        affiliated_party, file_reference, search_keys, record, updated_at_us) \
+        affiliated_party, file_reference, merged_into, record, updated_at_us) \
         SELECT x->>'id', (x->>'version')::bigint, x->>'category', x->>'status', x->>'holding_party', \
-        x->>'affiliated_party', x->>'file_reference', x->>'search_keys', x->>'record', \
+        x->>'affiliated_party', x->>'file_reference', x->>'merged_into', x->>'record', \
         (x->>'updated_at_us')::bigint \
         FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(x, n) ORDER BY n",
     update_persons: "UPDATE persons SET version = (x->>'version')::bigint, category = x->>'category', \
         status = x->>'status', holding_party = x->>'holding_party', \
         affiliated_party = x->>'affiliated_party', file_reference = x->>'file_reference', \
-        search_keys = x->>'search_keys', record = x->>'record', \
+        merged_into = x->>'merged_into', record = x->>'record', \
         updated_at_us = (x->>'updated_at_us')::bigint \
         FROM jsonb_array_elements($1::jsonb) AS t(x) \
         WHERE persons.id = x->>'id' AND persons.version = (x->>'expected')::bigint",
@@ -49,15 +49,15 @@ const POSTGRES: Dialect = Dialect {
 
 const SQLITE: Dialect = Dialect {
     insert_persons: "INSERT INTO persons (id, version, category, status, holding_party, \
-        affiliated_party, file_reference, search_keys, record, updated_at_us) \
+        affiliated_party, file_reference, merged_into, record, updated_at_us) \
         SELECT value ->> 'id', value ->> 'version', value ->> 'category', value ->> 'status', \
         value ->> 'holding_party', value ->> 'affiliated_party', value ->> 'file_reference', \
-        value ->> 'search_keys', value ->> 'record', value ->> 'updated_at_us' \
+        value ->> 'merged_into', value ->> 'record', value ->> 'updated_at_us' \
         FROM json_each($1) ORDER BY key",
     update_persons: "UPDATE persons SET version = t.value ->> 'version', category = t.value ->> 'category', \
         status = t.value ->> 'status', holding_party = t.value ->> 'holding_party', \
         affiliated_party = t.value ->> 'affiliated_party', \
-        file_reference = t.value ->> 'file_reference', search_keys = t.value ->> 'search_keys', \
+        file_reference = t.value ->> 'file_reference', merged_into = t.value ->> 'merged_into', \
         record = t.value ->> 'record', updated_at_us = t.value ->> 'updated_at_us' \
         FROM json_each($1) AS t \
         WHERE persons.id = t.value ->> 'id' AND persons.version = t.value ->> 'expected'",
@@ -189,7 +189,7 @@ macro_rules! sql_store {
                 limit: i64,
             ) -> Result<Vec<(i64, Person)>, StoreError> {
                 let rows: Vec<(i64, String)> = sqlx::query_as(
-                    "SELECT seq, record FROM persons WHERE seq > $1 \
+                    "SELECT seq, record FROM persons WHERE seq > $1 AND merged_into IS NULL \
                      AND ($2 = '' OR status = $2) AND ($3 = '' OR category = $3) \
                      AND ($4 = '' OR holding_party = $4) AND ($5 = '' OR affiliated_party = $5) \
                      ORDER BY seq LIMIT $6",
@@ -218,26 +218,6 @@ macro_rules! sql_store {
                 rows.iter().map(|(r,)| decode_entry(r)).collect()
             }
 
-            async fn search_candidates(&self, keys: &[String], limit: i64) -> Result<Vec<Person>, StoreError> {
-                let mut found: Vec<Person> = Vec::new();
-                for key in keys {
-                    let rows: Vec<(String,)> = sqlx::query_as(
-                        "SELECT record FROM persons WHERE search_keys LIKE $1 ORDER BY seq LIMIT $2",
-                    )
-                    .bind(format!("% {key} %"))
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?;
-                    for (r,) in rows {
-                        let p = decode_person(&r)?;
-                        if !found.iter().any(|f| f.id == p.id) {
-                            found.push(p);
-                        }
-                    }
-                }
-                Ok(found)
-            }
-
             async fn reserved_for(&self, exchange_id: &str) -> Result<Vec<Uuid>, StoreError> {
                 let rows: Vec<(String,)> =
                     sqlx::query_as("SELECT person_id FROM reservations WHERE exchange_id = $1 ORDER BY person_id")
@@ -257,13 +237,13 @@ const POSTGRES_REGISTER: &str = "WITH k AS ( \
       INSERT INTO idempotency (scope, request_id, fingerprint, response, created_at_us) \
       VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING 1), \
     p AS (INSERT INTO persons (id, version, category, status, holding_party, affiliated_party, \
-      file_reference, search_keys, record, updated_at_us) \
+      file_reference, merged_into, record, updated_at_us) \
       SELECT u.id, u.version, u.category, u.status, u.holding_party, u.affiliated_party, \
-      u.file_reference, u.search_keys, u.record, u.updated_at_us \
+      u.file_reference, u.merged_into, u.record, u.updated_at_us \
       FROM k, UNNEST($6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[], \
       $12::text[], $13::text[], $14::text[], $15::bigint[]) WITH ORDINALITY \
       AS u(id, version, category, status, holding_party, affiliated_party, file_reference, \
-      search_keys, record, updated_at_us, n) ORDER BY u.n), \
+      merged_into, record, updated_at_us, n) ORDER BY u.n), \
     h AS (INSERT INTO status_history (person_id, sequence, record) \
       SELECT u.person_id, u.sequence, u.record \
       FROM k, UNNEST($16::text[], $17::bigint[], $18::text[]) AS u(person_id, sequence, record)), \
@@ -340,7 +320,7 @@ impl PostgresStore {
             )
             .bind(
                 rows.iter()
-                    .map(|r| r.search_keys.clone())
+                    .map(|r| r.merged_into.clone())
                     .collect::<Vec<_>>(),
             )
             .bind(rows.iter().map(|r| r.record.clone()).collect::<Vec<_>>())

@@ -1,0 +1,250 @@
+//! The registry's identity index: the identity engine's in-memory candidate index over every
+//! registered person (merged duplicates left out), used by search, batch matching, duplicate
+//! detection and the duplicate warnings on registration.
+//!
+//! The index is built from the store at start and then follows the registry's own event
+//! stream, so a replica sees registrations made through any other replica; changes made
+//! through this replica are applied at once as well (read your own writes). Entries carry
+//! the record version, so the same change arriving both ways, or a replayed stream, is
+//! applied once. Nothing here logs names: only counts and ids.
+
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::time::Duration;
+
+use futures::StreamExt;
+use homeward_identity as engine;
+use homeward_kit::{StoreError, outbox::EventFeed};
+use homeward_proto::registry::v1 as pb;
+use prost::Message;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::{
+    convert::{self, Check},
+    domain::{Category, Identity, NameVariant, PartialDate, Person, Sex},
+    store::{ListFilter, RegistryStore},
+};
+
+/// Tags of index entries, for the category filter of search and matching.
+const TAG_CATEGORY: u32 = 0b11;
+
+fn category_tag(category: Category) -> u32 {
+    match category {
+        Category::ServiceMember => 1,
+        Category::Civilian => 2,
+    }
+}
+
+/// Only entries of this category.
+pub fn category_filter(category: Option<Category>) -> Option<(u32, u32)> {
+    category.map(|c| (TAG_CATEGORY, category_tag(c)))
+}
+
+/// Event types that change what the index holds.
+const INDEXED_EVENTS: &[&str] = &[
+    "registry.person.created",
+    "registry.person.updated",
+    "registry.person.merged",
+    "registry.person.unmerged",
+];
+
+pub fn engine_names(names: &[NameVariant]) -> Vec<engine::Name> {
+    names
+        .iter()
+        .map(|n| engine::Name::parts(&n.family, &n.given, &n.patronymic))
+        .collect()
+}
+
+pub fn engine_date(date: Option<PartialDate>) -> Option<engine::BirthDate> {
+    date.map(|d| engine::BirthDate {
+        year: d.year,
+        month: d.month,
+        day: d.day,
+    })
+}
+
+pub fn engine_sex(sex: Option<Sex>) -> engine::Sex {
+    match sex {
+        Some(Sex::Male) => engine::Sex::Male,
+        Some(Sex::Female) => engine::Sex::Female,
+        _ => engine::Sex::Unknown,
+    }
+}
+
+/// The engine's view of a registered identity.
+pub fn engine_identity(i: &Identity) -> engine::Identity {
+    engine::Identity {
+        names: engine_names(&i.names),
+        birth_date: engine_date(i.birth_date),
+        sex: engine_sex(Some(i.sex)),
+        unit: i.unit.clone(),
+        service_number: i.service_number.clone(),
+        documents: i.documents.iter().map(|d| d.number.clone()).collect(),
+    }
+}
+
+#[derive(Default)]
+pub struct Matcher {
+    index: RwLock<engine::Index>,
+}
+
+impl Matcher {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// The index, for reading. A panic while holding the lock cannot leave it half-changed in
+    /// a way that matters (each change is one entry), so a poisoned lock is used as it is.
+    pub fn read(&self) -> RwLockReadGuard<'_, engine::Index> {
+        self.index.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Brings one person's entry up to date: indexed, replaced, or removed when merged.
+    pub fn apply(&self, person: &Person) {
+        let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
+        if person.merged_into.is_some() {
+            if index
+                .version(&person.id.as_u128())
+                .is_some_and(|v| v < person.version)
+            {
+                index.remove(&person.id.as_u128());
+            }
+            return;
+        }
+        index.upsert(
+            person.id.as_u128(),
+            person.version,
+            category_tag(person.identity.category),
+            &engine_identity(&person.identity),
+        );
+    }
+
+    /// Loads every registered person from the store; returns how many.
+    pub async fn load(&self, store: &dyn RegistryStore) -> Result<usize, StoreError> {
+        let mut after = 0;
+        let mut loaded = 0;
+        loop {
+            let rows = store
+                .list_persons(&ListFilter::default(), after, 5_000)
+                .await?;
+            let Some((last, _)) = rows.last() else { break };
+            after = *last;
+            loaded += rows.len();
+            let entries: Vec<_> = rows
+                .iter()
+                .map(|(_, p)| {
+                    (
+                        p.id.as_u128(),
+                        p.version,
+                        category_tag(p.identity.category),
+                        engine_identity(&p.identity),
+                    )
+                })
+                .collect();
+            let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
+            index.extend(entries);
+        }
+        Ok(loaded)
+    }
+
+    /// Loads the store, then follows the event stream from where the load began until `stop`.
+    pub async fn start(
+        self: &Arc<Self>,
+        store: &dyn RegistryStore,
+        feed: &EventFeed,
+        stop: CancellationToken,
+    ) -> Result<(), StoreError> {
+        let started = std::time::Instant::now();
+        let head = feed.head().await?;
+        let loaded = self.load(store).await?;
+        let index = self.read();
+        tracing::info!(
+            persons = loaded,
+            names = index.vocabulary(),
+            heap_mb = index.heap_bytes() / (1 << 20),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "identity index built"
+        );
+        drop(index);
+        tokio::spawn(self.clone().follow(feed.clone(), head, stop));
+        Ok(())
+    }
+
+    async fn follow(self: Arc<Self>, feed: EventFeed, mut cursor: String, stop: CancellationToken) {
+        let types: Vec<String> = INDEXED_EVENTS.iter().map(|t| t.to_string()).collect();
+        while !stop.is_cancelled() {
+            let mut stream = match feed.watch(&cursor, types.clone()) {
+                Ok(stream) => stream,
+                Err(err) => {
+                    tracing::error!(error = %err, "identity index cannot follow the event stream");
+                    return;
+                }
+            };
+            loop {
+                let item = tokio::select! {
+                    item = stream.next() => item,
+                    _ = stop.cancelled() => return,
+                };
+                match item {
+                    Some(Ok(event)) => {
+                        if let Some(person) = person_of(&event) {
+                            self.apply(&person);
+                        }
+                        cursor = event.cursor;
+                    }
+                    Some(Err(status)) => {
+                        tracing::warn!(code = ?status.code(), "identity index event stream failed; resuming");
+                        break;
+                    }
+                    None => break,
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = stop.cancelled() => return,
+            }
+        }
+    }
+}
+
+/// The person an indexed event carries, as the registry keeps them.
+fn person_of(event: &homeward_proto::common::v1::Event) -> Option<Person> {
+    let payload = event.payload.as_ref()?;
+    let person = match event.r#type.as_str() {
+        "registry.person.created" => pb::PersonCreated::decode(&*payload.value).ok()?.person,
+        "registry.person.updated" => pb::PersonUpdated::decode(&*payload.value).ok()?.person,
+        "registry.person.merged" => pb::PersonMerged::decode(&*payload.value).ok()?.person,
+        "registry.person.unmerged" => pb::PersonUnmerged::decode(&*payload.value).ok()?.person,
+        _ => None,
+    }?;
+    let mut check = Check::default();
+    let identity = convert::identity(&mut check, "person", &person);
+    if !check.violations.is_empty() {
+        return None;
+    }
+    let version = person.etag.strip_prefix('v').and_then(|v| v.parse().ok())?;
+    Some(Person {
+        id: person.id.parse().ok()?,
+        version,
+        identity,
+        status: crate::domain::Status::Interned,
+        status_at_us: 0,
+        reserved_for: None,
+        status_before_reservation: None,
+        history_len: 0,
+        created_at_us: 0,
+        updated_at_us: 0,
+        merged_into: person.merged_into_id.parse().ok(),
+    })
+}
+
+/// Turns engine results into the registry's answer lines.
+pub fn candidates(hits: Vec<engine::Hit>) -> Vec<pb::PossibleDuplicate> {
+    hits.into_iter()
+        .map(|h| pb::PossibleDuplicate {
+            person_id: Uuid::from_u128(h.id).to_string(),
+            confidence: h.comparison.confidence,
+            explanation: h.comparison.explanation,
+        })
+        .collect()
+}
