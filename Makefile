@@ -2,7 +2,7 @@
 SHELL := bash
 CARGO ?= cargo
 
-.PHONY: help run test lint fmt proto-lint build bench bench-quick clean
+.PHONY: help run test lint fmt proto-lint build bench bench-quick eval eval-data clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -36,6 +36,18 @@ bench: ## Registry benchmarks on PostgreSQL (figures in docs/BENCHMARKS.md)
 bench-quick: ## The benchmarks at toy sizes, as a smoke test
 	./scripts/ensure-postgres.sh
 	$(CARGO) run --release -p homeward-bench --bin registry-bench -- --quick
+
+EVAL_DIR ?= target/eval
+EVAL_VENV := .tools/eval-venv
+
+eval-data: ## Generate the labelled identity evaluation set (fixed seed) into target/eval
+	test -x $(EVAL_VENV)/bin/python || python3 -m venv $(EVAL_VENV)
+	$(EVAL_VENV)/bin/pip install --quiet -r scripts/requirements-eval.txt
+	$(EVAL_VENV)/bin/python scripts/gen-eval-set.py --out $(EVAL_DIR)
+
+eval: eval-data ## Identity engine accuracy vs pg_trgm, calibration and speed at 1M (docs/IDENTITY_EVAL.md)
+	./scripts/ensure-postgres.sh
+	$(CARGO) run --release -p homeward-bench --bin identity-eval -- --data $(EVAL_DIR) --report docs/IDENTITY_EVAL.md
 
 clean: ## Remove build output and local data
 	$(CARGO) clean

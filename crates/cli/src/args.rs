@@ -304,6 +304,22 @@ pub fn name_variant(value: &str) -> Result<common::PersonName, String> {
     Ok(name)
 }
 
+/// A confidence threshold, above 0 and at most 1. Zero is refused because the registry reads it
+/// as "use the default", which is not what someone typing 0 means.
+pub fn confidence(value: &str) -> Result<f64, String> {
+    let value = value.trim();
+    let c: f64 = value
+        .parse()
+        .map_err(|_| format!("`{value}` is not a number such as 0.8"))?;
+    if c > 0.0 && c <= 1.0 {
+        Ok(c)
+    } else {
+        Err(format!(
+            "`{value}` is not a confidence: it is above 0 and at most 1; use a small number such as 0.01 to see weak candidates too"
+        ))
+    }
+}
+
 /// A yes/no cell; empty means no.
 pub fn flag(value: &str) -> Result<bool, String> {
     match value.trim().to_lowercase().as_str() {
@@ -414,6 +430,15 @@ mod tests {
         );
         let err = enum_word::<SexArg>("x").unwrap_err();
         assert!(err.contains("male, female"), "{err}");
+    }
+
+    #[test]
+    fn confidences_lie_above_zero_and_at_most_one() {
+        assert_eq!(confidence("0.8"), Ok(0.8));
+        assert_eq!(confidence(" 1 "), Ok(1.0));
+        for bad in ["0", "0.0", "-0.5", "1.01", "NaN", "inf", "high", ""] {
+            assert!(confidence(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

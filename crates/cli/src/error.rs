@@ -18,6 +18,9 @@ pub enum CliError {
         status: tonic::Status,
         /// The request id of a mutation, so it can be retried without doing it twice.
         request_id: Option<String>,
+        /// Further flags a retry must repeat to be the same request (such as an etag the command
+        /// read for itself), each with a leading space.
+        retry_flags: String,
     },
     /// The command ran and printed its result, but the result is a failure (a broken audit chain,
     /// rejected import rows); scripts must see a non-zero exit.
@@ -38,10 +41,21 @@ impl CliError {
 
     /// Attaches the request id of the mutation that failed.
     pub fn with_request_id(self, id: &str) -> Self {
+        self.with_retry(id, "")
+    }
+
+    /// Attaches the request id of the mutation that failed and the other flags (`--etag E`) a
+    /// retry needs: the registry knows a replay by its request id and its content together.
+    pub fn with_retry(self, id: &str, flags: &str) -> Self {
         match self {
             Self::Rpc { status, .. } => Self::Rpc {
                 status,
                 request_id: Some(id.to_string()),
+                retry_flags: if flags.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {flags}")
+                },
             },
             other => other,
         }
@@ -52,7 +66,11 @@ impl CliError {
         match self {
             Self::Input(message) => format!("error: {message}"),
             Self::Failed(message) => format!("error: {message}"),
-            Self::Rpc { status, request_id } => rpc_report(status, request_id.as_deref(), registry),
+            Self::Rpc {
+                status,
+                request_id,
+                retry_flags,
+            } => rpc_report(status, request_id.as_deref(), retry_flags, registry),
         }
     }
 }
@@ -62,6 +80,7 @@ impl From<tonic::Status> for CliError {
         Self::Rpc {
             status,
             request_id: None,
+            retry_flags: String::new(),
         }
     }
 }
@@ -77,7 +96,12 @@ impl fmt::Display for CliError {
     }
 }
 
-fn rpc_report(status: &tonic::Status, request_id: Option<&str>, registry: &str) -> String {
+fn rpc_report(
+    status: &tonic::Status,
+    request_id: Option<&str>,
+    retry_flags: &str,
+    registry: &str,
+) -> String {
     let code = status.code();
     let mut out = format!("error: {}: {}", code_name(code), status.message());
     let details = status.get_error_details();
@@ -86,6 +110,7 @@ fn rpc_report(status: &tonic::Status, request_id: Option<&str>, registry: &str) 
             out.push_str(&format!("\n  {}: {}", v.field, v.description));
         }
     }
+    let reason = details.error_info().map(|info| info.reason.as_str());
     if let Some(info) = details.error_info() {
         // The reason says more than the code only when the service chose a specific one.
         if info.reason != code_name(code) && !info.reason.is_empty() {
@@ -102,13 +127,40 @@ fn rpc_report(status: &tonic::Status, request_id: Option<&str>, registry: &str) 
         )
     {
         out.push_str(&format!(
-            "\n  request id: {id} (retry with --request-id {id} so the change is not made twice)"
+            "\n  request id: {id} (retry with --request-id {id}{retry_flags} so the change is not made twice)"
         ));
     }
-    if let Some(hint) = hint(code, registry) {
+    let hint = reason
+        .and_then(reason_hint)
+        .map(String::from)
+        .or_else(|| hint(code, registry));
+    if let Some(hint) = hint {
         out.push_str(&format!("\nhint: {hint}"));
     }
     out
+}
+
+/// What to do next for the reasons whose code alone would send the reader the wrong way.
+fn reason_hint(reason: &str) -> Option<&'static str> {
+    Some(match reason {
+        "PERSON_MERGED" => {
+            "that record was merged into another person (the survivor named above): work on the \
+             survivor's id, or undo the merge first with `homewardctl person unmerge <id> --reason TEXT`"
+        }
+        "PERSON_NOT_MERGED" => {
+            "the person is not merged into anyone, so there is nothing to undo; \
+             `homewardctl person get <id>` shows the record"
+        }
+        "SELF_MERGE" => {
+            "the survivor and the duplicate are the same record: pass two different ids \
+             (`homewardctl person duplicates` lists likely pairs)"
+        }
+        "RESERVED_FOR_EXCHANGE" => {
+            "a person reserved for an exchange cannot be merged: have the exchange officer take them \
+             off that exchange (or wait until it is completed or cancelled), then merge again"
+        }
+        _ => return None,
+    })
 }
 
 /// What to do next, per code.
@@ -230,5 +282,44 @@ mod tests {
         let report = CliError::from(tonic::Status::unauthenticated("missing token")).report("u");
         assert!(report.contains("homewardctl token mint --dev"), "{report}");
         assert!(report.contains("HOMEWARD_TOKEN"), "{report}");
+    }
+
+    fn refused(reason: &str, message: &str) -> CliError {
+        let mut details = ErrorDetails::new();
+        details.set_error_info(reason, "homeward.registry", HashMap::new());
+        CliError::from(tonic::Status::with_error_details(
+            Code::FailedPrecondition,
+            message,
+            details,
+        ))
+    }
+
+    #[test]
+    fn merge_refusals_say_what_to_do_instead_of_pointing_at_the_history() {
+        let cases = [
+            ("PERSON_MERGED", "homewardctl person unmerge"),
+            ("PERSON_NOT_MERGED", "nothing to undo"),
+            ("SELF_MERGE", "two different ids"),
+            ("RESERVED_FOR_EXCHANGE", "exchange officer"),
+        ];
+        for (reason, advice) in cases {
+            let report = refused(reason, "refused").report("u");
+            assert!(report.contains(&format!("reason: {reason}")), "{report}");
+            assert!(report.contains("\nhint: "), "{report}");
+            assert!(report.contains(advice), "{reason}: {report}");
+            assert!(!report.contains("person history"), "{reason}: {report}");
+        }
+        let other = refused("INVALID_STATUS_TRANSITION", "refused").report("u");
+        assert!(other.contains("homewardctl person history"), "{other}");
+    }
+
+    #[test]
+    fn a_retry_repeats_the_flags_the_command_filled_in_itself() {
+        let err = CliError::from(tonic::Status::unavailable("gone")).with_retry("r-1", "--etag 7");
+        let report = err.report("u");
+        assert!(
+            report.contains("retry with --request-id r-1 --etag 7 so"),
+            "{report}"
+        );
     }
 }

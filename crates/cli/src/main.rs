@@ -1,5 +1,6 @@
 //! `homewardctl`: the Homeward admin client. It mints tokens, registers and imports persons,
-//! records status changes and verifies the audit log, talking gRPC to the registry.
+//! records status changes, matches lists and merges duplicates, and verifies the audit log,
+//! talking gRPC to the registry.
 //!
 //! One module per noun (`token`, `person`, `audit`), one function per verb. Results go to stdout
 //! as tables or `--output json`; errors go to stderr with a hint. The client holds no state and
@@ -56,7 +57,8 @@ enum Command {
     /// Bearer tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
-    /// Persons in the registry: register, import, look up, record status changes.
+    /// Persons in the registry: register, import, look up, record status changes, match lists,
+    /// merge duplicates.
     #[command(subcommand)]
     Person(person::PersonCommand),
     /// The registry's audit log.

@@ -2,10 +2,14 @@
 //! Results go to stdout and nothing else does, so a script can pipe them; notes, progress and
 //! errors go to stderr.
 
-use std::io::{self, Write};
+use std::{
+    io::{self, IsTerminal, Write},
+    time::Duration,
+};
 
 use clap::ValueEnum;
 use comfy_table::{ContentArrangement, Table, presets};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
 use crate::error::CliError;
@@ -71,4 +75,28 @@ pub fn record(rows: Vec<(&str, String)>) -> Table {
         t.add_row(vec![field.to_string(), value]);
     }
     t
+}
+
+/// A progress bar on stderr for long work: a bar towards `total`, or a spinner when the total is
+/// not known. Hidden when stderr is not a terminal, so logs and pipes get no control characters.
+pub fn progress(total: Option<u64>) -> ProgressBar {
+    if !io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let (bar, template) = match total {
+        Some(total) => (
+            ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr()),
+            "{spinner} [{elapsed_precise}] {wide_bar} {percent:>3}% {msg}",
+        ),
+        None => (
+            ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
+            "{spinner} [{elapsed_precise}] {msg}",
+        ),
+    };
+    bar.set_style(
+        ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    // Ticks between updates show that the client is waiting for the registry, not stuck.
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
 }

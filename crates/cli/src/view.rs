@@ -170,6 +170,8 @@ pub struct PersonView {
     #[serde(with = "time::serde::rfc3339::option")]
     pub update_time: Option<OffsetDateTime>,
     pub file_reference: String,
+    /// The survivor's id when this record was merged into it as a duplicate; empty otherwise.
+    pub merged_into_id: String,
 }
 
 impl From<&pb::Person> for PersonView {
@@ -208,6 +210,7 @@ impl From<&pb::Person> for PersonView {
             create_time: time_of(p.create_time.as_ref()),
             update_time: time_of(p.update_time.as_ref()),
             file_reference: p.file_reference.clone(),
+            merged_into_id: p.merged_into_id.clone(),
         }
     }
 }
@@ -255,8 +258,11 @@ impl Render for PersonView {
                 self.reserved_for_exchange_id
             )
         };
-        output::record(vec![
-            ("id", self.id.clone()),
+        let mut rows = vec![("id", self.id.clone())];
+        if !self.merged_into_id.is_empty() {
+            rows.push(("merged into", self.merged_into_id.clone()));
+        }
+        rows.extend([
             ("names", names),
             ("category", self.category.clone()),
             ("sex", self.sex.clone()),
@@ -286,8 +292,8 @@ impl Render for PersonView {
             ("created", short_time(self.create_time)),
             ("updated", short_time(self.update_time)),
             ("etag", self.etag.clone()),
-        ])
-        .to_string()
+        ]);
+        output::record(rows).to_string()
     }
 }
 
@@ -371,6 +377,220 @@ impl Render for SearchView {
             ]);
         }
         t.to_string()
+    }
+}
+
+/// A confidence for a table: two decimals, as the registry's thresholds are written.
+fn confidence_text(confidence: f64) -> String {
+    format!("{confidence:.2}")
+}
+
+/// A registered person that an identity or a new record may be: who, how sure, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CandidateView {
+    pub person_id: String,
+    pub confidence: f64,
+    pub explanation: Vec<String>,
+}
+
+impl From<&pb::MatchCandidate> for CandidateView {
+    fn from(c: &pb::MatchCandidate) -> Self {
+        Self {
+            person_id: c.person_id.clone(),
+            confidence: c.confidence,
+            explanation: c.explanation.clone(),
+        }
+    }
+}
+
+impl From<&pb::PossibleDuplicate> for CandidateView {
+    fn from(d: &pb::PossibleDuplicate) -> Self {
+        Self {
+            person_id: d.person_id.clone(),
+            confidence: d.confidence,
+            explanation: d.explanation.clone(),
+        }
+    }
+}
+
+/// A person just registered and the registered persons it may duplicate. The person's fields
+/// stay at the top level of the JSON, as `person get` prints them.
+#[derive(Debug, Serialize)]
+pub struct CreatedView {
+    #[serde(flatten)]
+    pub person: PersonView,
+    pub possible_duplicates: Vec<CandidateView>,
+}
+
+impl From<&pb::CreatePersonResponse> for CreatedView {
+    fn from(r: &pb::CreatePersonResponse) -> Self {
+        Self {
+            person: PersonView::from(&r.person.clone().unwrap_or_default()),
+            possible_duplicates: r
+                .possible_duplicates
+                .iter()
+                .map(CandidateView::from)
+                .collect(),
+        }
+    }
+}
+
+impl Render for CreatedView {
+    fn table(&self) -> String {
+        let mut out = self.person.table();
+        if !self.possible_duplicates.is_empty() {
+            let mut t = output::table(["ID", "CONFIDENCE", "WHY"]);
+            for d in &self.possible_duplicates {
+                t.add_row(vec![
+                    d.person_id.clone(),
+                    confidence_text(d.confidence),
+                    d.explanation.join("\n"),
+                ]);
+            }
+            out.push_str(&format!(
+                "\nwarning: this person may already be registered as\n{t}"
+            ));
+        }
+        out
+    }
+}
+
+/// The candidates found for one identity of a file.
+#[derive(Debug, Serialize)]
+pub struct IdentityMatchView {
+    /// The identity's line in the file (the header is line 1).
+    pub line: u64,
+    pub reference: String,
+    /// Best first; empty when no registered person reached the minimum confidence.
+    pub candidates: Vec<CandidateView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MatchView {
+    pub identities: Vec<IdentityMatchView>,
+}
+
+impl Render for MatchView {
+    fn table(&self) -> String {
+        let mut t = output::table(["REFERENCE", "PERSON", "CONFIDENCE", "WHY"]);
+        for identity in &self.identities {
+            if identity.candidates.is_empty() {
+                t.add_row(vec![
+                    identity.reference.clone(),
+                    "no match".into(),
+                    String::new(),
+                    String::new(),
+                ]);
+            }
+            for (i, c) in identity.candidates.iter().enumerate() {
+                // The reference heads its first candidate only, so each block reads as one entry.
+                let reference = if i == 0 {
+                    identity.reference.clone()
+                } else {
+                    String::new()
+                };
+                t.add_row(vec![
+                    reference,
+                    c.person_id.clone(),
+                    confidence_text(c.confidence),
+                    c.explanation.join("\n"),
+                ]);
+            }
+        }
+        let with = self
+            .identities
+            .iter()
+            .filter(|i| !i.candidates.is_empty())
+            .count();
+        let total = self.identities.len();
+        let identities = if total == 1 { "identity" } else { "identities" };
+        format!(
+            "{t}\n{total} {identities}: {with} with candidates, {} no match",
+            total - with
+        )
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct DuplicatePairView {
+    /// The person registered first.
+    pub first_person_id: String,
+    pub second_person_id: String,
+    pub confidence: f64,
+    pub explanation: Vec<String>,
+}
+
+impl From<&pb::DuplicatePair> for DuplicatePairView {
+    fn from(p: &pb::DuplicatePair) -> Self {
+        Self {
+            first_person_id: p.first_person_id.clone(),
+            second_person_id: p.second_person_id.clone(),
+            confidence: p.confidence,
+            explanation: p.explanation.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct DuplicatesView {
+    pub pairs: Vec<DuplicatePairView>,
+}
+
+impl Render for DuplicatesView {
+    fn table(&self) -> String {
+        if self.pairs.is_empty() {
+            return "no possible duplicates".into();
+        }
+        let mut t = output::table(["FIRST", "SECOND", "CONFIDENCE", "WHY"]);
+        for p in &self.pairs {
+            t.add_row(vec![
+                p.first_person_id.clone(),
+                p.second_person_id.clone(),
+                confidence_text(p.confidence),
+                p.explanation.join("\n"),
+            ]);
+        }
+        match self.pairs.len() {
+            1 => format!("{t}\n1 pair"),
+            n => format!("{t}\n{n} pairs"),
+        }
+    }
+}
+
+/// Both records after a merge: the survivor, and the duplicate now pointing to it.
+#[derive(Debug, Serialize)]
+pub struct MergedView {
+    pub survivor: PersonView,
+    pub duplicate: PersonView,
+}
+
+impl From<&pb::MergePersonsResponse> for MergedView {
+    fn from(r: &pb::MergePersonsResponse) -> Self {
+        let view = |p: &Option<pb::Person>| PersonView::from(&p.clone().unwrap_or_default());
+        Self {
+            survivor: view(&r.survivor),
+            duplicate: view(&r.duplicate),
+        }
+    }
+}
+
+impl Render for MergedView {
+    fn table(&self) -> String {
+        let mut t = output::table(["", "ID", "NAME", "BORN", "STATUS", "MERGED INTO"]);
+        for (role, p) in [("survivor", &self.survivor), ("duplicate", &self.duplicate)] {
+            t.add_row(vec![
+                role.to_string(),
+                p.id.clone(),
+                p.first_name(),
+                p.birth_date.clone().unwrap_or_default(),
+                p.status.clone(),
+                p.merged_into_id.clone(),
+            ]);
+        }
+        format!(
+            "merged {} into {}\n{t}",
+            self.duplicate.id, self.survivor.id
+        )
     }
 }
 
@@ -551,5 +771,103 @@ mod tests {
         assert_eq!(json["status"], "interned");
         assert_eq!(json["create_time"], "2024-05-17T09:30:00Z");
         assert_eq!(json["update_time"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn a_merged_person_shows_whom_it_was_merged_into_and_others_do_not() {
+        let merged = PersonView::from(&pb::Person {
+            id: "p2".into(),
+            merged_into_id: "p1".into(),
+            ..Default::default()
+        });
+        let table = merged.table();
+        let row = table
+            .lines()
+            .find(|l| l.contains("merged into"))
+            .unwrap_or_else(|| panic!("{table}"));
+        assert!(row.contains("p1"), "{table}");
+        assert_eq!(
+            serde_json::to_value(&merged).unwrap()["merged_into_id"],
+            "p1"
+        );
+        let own = PersonView::from(&pb::Person {
+            id: "p1".into(),
+            ..Default::default()
+        });
+        assert!(!own.table().contains("merged into"));
+    }
+
+    #[test]
+    fn a_new_person_that_may_be_registered_already_comes_with_a_warning() {
+        let response = pb::CreatePersonResponse {
+            person: Some(pb::Person {
+                id: "p2".into(),
+                ..Default::default()
+            }),
+            possible_duplicates: vec![pb::PossibleDuplicate {
+                person_id: "p1".into(),
+                confidence: 0.934,
+                explanation: vec!["names: transliteration of Коваленко".into()],
+            }],
+        };
+        let view = CreatedView::from(&response);
+        let table = view.table();
+        let (person, warning) = table
+            .split_once("warning: this person may already be registered as")
+            .unwrap_or_else(|| panic!("{table}"));
+        assert!(person.contains("p2"), "{table}");
+        assert!(
+            warning.contains("p1") && warning.contains("0.93"),
+            "{table}"
+        );
+        // Scripts keep reading the person's fields where `person get` puts them.
+        let json = serde_json::to_value(&view).unwrap();
+        assert_eq!(json["id"], "p2");
+        assert_eq!(json["possible_duplicates"][0]["person_id"], "p1");
+        let alone = CreatedView::from(&pb::CreatePersonResponse::default());
+        assert!(!alone.table().contains("warning"));
+    }
+
+    #[test]
+    fn duplicate_pairs_are_listed_with_confidence_and_reasons() {
+        let view = DuplicatesView {
+            pairs: vec![DuplicatePairView::from(&pb::DuplicatePair {
+                first_person_id: "p1".into(),
+                second_person_id: "p2".into(),
+                confidence: 0.8765,
+                explanation: vec!["birth date: same".into(), "given name: same".into()],
+            })],
+        };
+        let table = view.table();
+        let row = table.lines().find(|l| l.contains("p1")).unwrap();
+        assert!(row.contains("p2") && row.contains("0.88"), "{table}");
+        assert!(table.contains("given name: same"), "{table}");
+        assert!(table.ends_with("1 pair"), "{table}");
+        assert_eq!(
+            DuplicatesView { pairs: vec![] }.table(),
+            "no possible duplicates"
+        );
+    }
+
+    #[test]
+    fn a_merge_shows_the_survivor_and_the_duplicate_pointing_to_it() {
+        let view = MergedView::from(&pb::MergePersonsResponse {
+            survivor: Some(pb::Person {
+                id: "p1".into(),
+                ..Default::default()
+            }),
+            duplicate: Some(pb::Person {
+                id: "p2".into(),
+                merged_into_id: "p1".into(),
+                ..Default::default()
+            }),
+        });
+        let table = view.table();
+        assert!(table.starts_with("merged p2 into p1"), "{table}");
+        let duplicate = table.lines().find(|l| l.contains("duplicate")).unwrap();
+        assert!(
+            duplicate.contains("p2") && duplicate.contains("p1"),
+            "{table}"
+        );
     }
 }

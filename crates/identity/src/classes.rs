@@ -129,6 +129,11 @@ pub fn name_classes(token: &str) -> &'static [ClassId] {
     classes().by_key.get(&key).map_or(&[], Vec::as_slice)
 }
 
+/// The classes of a token already folded by [`fold_token`] (no second fold).
+pub fn classes_of_key(key: &str) -> &'static [ClassId] {
+    classes().by_key.get(key).map_or(&[], Vec::as_slice)
+}
+
 /// Whether `a` and `b` share at least one name class: evidence, never proof, that they are
 /// forms of the same name. False when either is unknown. Never panics.
 pub fn same_name_class(a: &str, b: &str) -> bool {

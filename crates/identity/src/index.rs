@@ -42,7 +42,7 @@ impl Default for SearchOptions {
         Self {
             max_results: 10,
             min_confidence: 0.0,
-            candidate_limit: 400,
+            candidate_limit: 200,
             tag_filter: None,
         }
     }
@@ -70,11 +70,13 @@ struct Doc {
     features: Compiled,
     /// Term ids of the name tokens (initials left out), sorted.
     terms: Box<[u32]>,
+    /// Name classes of the given names and patronymics, sorted.
+    classes: Box<[ClassId]>,
 }
 
 /// Candidates gathered from token lists until this many postings have been read (at least one
 /// list is always read, however long).
-const GATHER_BUDGET: usize = 40_000;
+const GATHER_BUDGET: usize = 10_000;
 
 /// Weight of the typical name frequencies against the counted ones (see `share`).
 const PRIOR_PEOPLE: f64 = 2000.0;
@@ -196,7 +198,13 @@ impl Index {
         }
     }
 
-    fn upsert_compiled(&mut self, id: EntryId, version: i64, tag: u32, features: Compiled) -> bool {
+    fn upsert_compiled(
+        &mut self,
+        id: EntryId,
+        version: i64,
+        tag: u32,
+        mut features: Compiled,
+    ) -> bool {
         if let Some(&slot) = self.slots.get(&id) {
             if self.doc(slot).is_some_and(|d| d.version >= version) {
                 return false;
@@ -207,12 +215,14 @@ impl Index {
             return false;
         };
         let mut terms = Vec::new();
+        let mut doc_classes: Vec<ClassId> = Vec::new();
         let mut counted: Vec<(u32, Role)> = Vec::new();
-        for token in features.names.iter().flatten() {
+        for token in features.names.iter_mut().flatten() {
             if token.initial {
                 continue;
             }
             let term = self.intern(&token.key);
+            token.term = term;
             if !terms.contains(&term) {
                 terms.push(term);
                 push_unique(&mut self.postings[term as usize], slot);
@@ -222,6 +232,7 @@ impl Index {
             }
             for class in token.classes {
                 push_unique(self.classes.entry(*class).or_default(), slot);
+                doc_classes.push(*class);
             }
         }
         for key in counted {
@@ -235,12 +246,15 @@ impl Index {
         }
         self.sex_counts[sex_slot(features.sex)] += 1;
         terms.sort_unstable();
+        doc_classes.sort_unstable();
+        doc_classes.dedup();
         self.docs.push(Some(Doc {
             id,
             version,
             tag,
             features,
             terms: terms.into_boxed_slice(),
+            classes: doc_classes.into_boxed_slice(),
         }));
         self.slots.insert(id, slot);
         self.live += 1;
@@ -382,7 +396,7 @@ impl Index {
                         let key = &self.term_keys[term as usize];
                         if !terms.contains(&term)
                             && key.chars().count().abs_diff(chars) <= allowed
-                            && strsim::osa_distance(key, &token.key) <= allowed
+                            && crate::score::within_edits(key, &token.key, allowed)
                         {
                             terms.push(term);
                         }
@@ -486,6 +500,7 @@ impl Index {
             .map(|d| {
                 std::mem::size_of::<Doc>()
                     + d.terms.len() * 4
+                    + d.classes.len() * 4
                     + d.features
                         .names
                         .iter()
@@ -507,6 +522,85 @@ impl Index {
     }
 }
 
+/// One pair of a list reconciliation: entry `left` of the first list and entry `right` of the
+/// second are taken to be one person.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pairing {
+    pub left: usize,
+    pub right: usize,
+    pub comparison: Comparison,
+}
+
+/// Reconciles two lists (our request and the other side's offer, say): each entry of `right`
+/// is paired with at most one entry of `left` and the other way round, best pairs first, from
+/// `min_confidence` up. Pairs whose comparison lists contradicting fields are the ones to check
+/// for substitutions. Entries left out of every pair are unmatched. Returned by `right` order.
+pub fn reconcile(left: &[Identity], right: &[Identity], min_confidence: f64) -> Vec<Pairing> {
+    let mut index = Index::new();
+    index.extend(
+        left.iter()
+            .enumerate()
+            .map(|(i, identity)| (i as EntryId, 1, 0, identity.clone()))
+            .collect(),
+    );
+    let options = SearchOptions {
+        max_results: 3,
+        min_confidence,
+        ..SearchOptions::default()
+    };
+    // The entries of `right` are looked up on every core; the index is only read.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = right.len().div_ceil(threads).max(1);
+    let index = &index;
+    let options = &options;
+    let mut edges: Vec<Pairing> = std::thread::scope(|s| {
+        let handles: Vec<_> = right
+            .chunks(chunk)
+            .enumerate()
+            .map(|(c, part)| {
+                s.spawn(move || {
+                    let mut found = Vec::new();
+                    for (k, identity) in part.iter().enumerate() {
+                        for hit in index.search_identity(identity, options) {
+                            found.push(Pairing {
+                                left: hit.id as usize,
+                                right: c * chunk + k,
+                                comparison: hit.comparison,
+                            });
+                        }
+                    }
+                    found
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    edges.sort_by(|a, b| {
+        b.comparison
+            .weight
+            .total_cmp(&a.comparison.weight)
+            .then(a.right.cmp(&b.right))
+            .then(a.left.cmp(&b.left))
+    });
+    let (mut left_taken, mut right_taken) = (vec![false; left.len()], vec![false; right.len()]);
+    let mut pairs: Vec<Pairing> = edges
+        .into_iter()
+        .filter(|e| {
+            let free = !left_taken[e.left] && !right_taken[e.right];
+            if free {
+                left_taken[e.left] = true;
+                right_taken[e.right] = true;
+            }
+            free
+        })
+        .collect();
+    pairs.sort_by_key(|p| p.right);
+    pairs
+}
+
 fn push_unique(list: &mut Vec<u32>, slot: u32) {
     if list.last() != Some(&slot) {
         list.push(slot);
@@ -520,13 +614,9 @@ fn pre_score(query: &Compiled, expansions: &[Expansion<'_>], doc: &Doc) -> u32 {
     for e in expansions {
         let by_term = e.terms.iter().any(|t| doc.terms.binary_search(t).is_ok());
         let by_class = !by_term
-            && !e.classes.is_empty()
-            && doc
-                .features
-                .names
+            && e.classes
                 .iter()
-                .flatten()
-                .any(|t| t.classes.iter().any(|c| e.classes.contains(c)));
+                .any(|c| doc.classes.binary_search(c).is_ok());
         if by_term || by_class {
             score += 4;
         }
@@ -650,6 +740,41 @@ mod tests {
         let found: Vec<(EntryId, EntryId)> = pairs.iter().map(|p| (p.first, p.second)).collect();
         assert_eq!(found, [(1, 5)], "{pairs:#?}");
         assert_eq!(ids(&index.duplicates_of(&5, &options)), [1]);
+    }
+
+    #[test]
+    fn reconciliation_pairs_each_entry_once_and_leaves_strangers_unpaired() {
+        let ours = vec![
+            Identity {
+                birth_date: Some(BirthDate::ymd(1990, 4, 12)),
+                ..identity("Коваленко", "Олександр", "Петрович", 1990)
+            },
+            Identity {
+                birth_date: Some(BirthDate::ymd(1988, 2, 3)),
+                ..identity("Шевченко", "Олена", "Миколаївна", 1988)
+            },
+        ];
+        let theirs = vec![
+            Identity {
+                birth_date: Some(BirthDate::ymd(1988, 3, 2)),
+                ..identity("Шевченко", "Елена", "Николаевна", 1988)
+            },
+            // Written twice by mistake: only one of the two gets him.
+            Identity {
+                birth_date: Some(BirthDate::ymd(1990, 4, 12)),
+                ..identity("Коваленко", "Александр", "Петрович", 1990)
+            },
+            Identity {
+                birth_date: Some(BirthDate::ymd(1990, 4, 12)),
+                ..identity("Kovalenko", "Oleksandr", "", 1990)
+            },
+            identity("Бондар", "Іван", "", 1970),
+        ];
+        let pairs: Vec<(usize, usize)> = reconcile(&ours, &theirs, 0.5)
+            .iter()
+            .map(|p| (p.left, p.right))
+            .collect();
+        assert_eq!(pairs, [(1, 0), (0, 1)]);
     }
 
     #[test]

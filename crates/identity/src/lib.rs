@@ -41,7 +41,7 @@ pub use classes::{
     name_classes, same_name_class,
 };
 pub use fold::{fold_name, fold_normalized, fold_token};
-pub use index::{DuplicatePair, EntryId, Hit, Index, SearchOptions};
+pub use index::{DuplicatePair, EntryId, Hit, Index, Pairing, SearchOptions, reconcile};
 pub use normalize::{
     LanguageHint, MAX_INPUT_CHARS, MAX_NAME_CHARS, MAX_TOKEN_CHARS, NormalizedName, language_hint,
     normalize,

@@ -7,7 +7,7 @@
 //! caps on every string, so that scoring one pair costs a bounded amount of work whatever
 //! arrives.
 
-use crate::classes::{ClassId, name_classes};
+use crate::classes::{ClassId, classes_of_key};
 use crate::fold::fold_name;
 
 /// Name variants kept per identity; more are ignored.
@@ -131,7 +131,13 @@ pub struct Token {
     pub initial: bool,
     /// Given-name or patronymic classes the token belongs to (empty for most surnames).
     pub classes: &'static [ClassId],
+    /// The key's id in the index that holds this record ([`NO_TERM`] elsewhere), which lets a
+    /// search remember comparisons per spelling.
+    pub term: u32,
 }
+
+/// The `term` of a token outside any index.
+pub const NO_TERM: u32 = u32::MAX;
 
 /// The comparable form of an [`Identity`].
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -218,13 +224,14 @@ fn compile_name(name: &Name) -> Vec<Token> {
             let classes = if initial || role == Role::Family {
                 &[][..]
             } else {
-                name_classes(&key)
+                classes_of_key(&key)
             };
             tokens.push(Token {
                 key: key.into_boxed_str(),
                 role,
                 initial,
                 classes,
+                term: NO_TERM,
             });
         }
     }

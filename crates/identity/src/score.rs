@@ -15,7 +15,12 @@
 //! - **Sex, service number, documents, unit**: agree, nearly agree, disagree, unknown.
 //!
 //! Names alone never make an identity: unless a birth date, service number or document
-//! corroborates, the confidence is capped at [`NAMES_ONLY_CAP`]. Every result carries a
+//! corroborates, the confidence is capped at [`NAMES_ONLY_CAP`], below the threshold at which
+//! matching calls a candidate a match. The same cap holds when a field contradicts (another
+//! surname, patronymic or given name, a birth date years apart, another sex, service number or
+//! document) and nothing stronger than the birth year agrees; the contradictions are listed in
+//! [`Comparison::conflicts`], so that a list reconciliation can flag a pair that matches
+//! despite them as a suspected substitution. Every result carries a
 //! field-by-field explanation in plain words (it names the spellings compared, so it is for
 //! the people entitled to see the records, never for logs).
 //!
@@ -23,19 +28,24 @@
 //! at most 6 tokens each.
 
 use std::fmt::Write as _;
-use std::hash::{Hash, Hasher};
 
 use crate::classes::{ClassId, class_initials, initial_bit};
-use crate::record::{BirthDate, Compiled, Role, Sex, Token};
+use crate::record::{BirthDate, Compiled, NO_TERM, Role, Sex, Token};
 
-/// The highest confidence a comparison may reach on names (and sex, unit) alone.
-pub const NAMES_ONLY_CAP: f64 = 0.7;
+/// The highest confidence a comparison may reach on names (and sex, unit) alone, or with a
+/// contradicting field and no strong evidence: just under the 0.5 from which matching calls a
+/// candidate a match by default, so such candidates are offered for review, never matched.
+pub const NAMES_ONLY_CAP: f64 = 0.45;
+
+/// The highest confidence on names alone when surname, given name and patronymic all agree
+/// (in some form) and nothing contradicts: a match to review, never an identity.
+pub const FULL_NAME_CAP: f64 = 0.7;
 
 /// Logistic calibration of the total weight: confidence = 1 / (1 + e^-(SLOPE·w + INTERCEPT)).
 /// Fitted on the evaluation set (`make eval`), so that of the pairs given a confidence of 0.9,
 /// about nine in ten are the same person.
-pub const CALIBRATION_SLOPE: f64 = 0.45;
-pub const CALIBRATION_INTERCEPT: f64 = -6.5;
+pub const CALIBRATION_SLOPE: f64 = 0.55;
+pub const CALIBRATION_INTERCEPT: f64 = -9.0;
 
 /// How common names and sexes are in the population searched, for frequency-adjusted weights.
 pub trait Frequencies {
@@ -104,6 +114,9 @@ pub struct Comparison {
     pub confidence: f64,
     /// Nothing but names (and sex, unit) agrees.
     pub names_only: bool,
+    /// Fields that contradict each other (surname, given name, patronymic, birth date, sex,
+    /// service number, document): with a high confidence, the mark of a substitution.
+    pub conflicts: Vec<&'static str>,
     pub date: DateLevel,
     /// One line per field that counted, in plain words.
     pub explanation: Vec<String>,
@@ -122,18 +135,11 @@ pub fn compare(query: &Compiled, record: &Compiled, freq: &dyn Frequencies) -> C
 
 /// Per-query cache of token comparisons: the candidates of one query share most of their
 /// names (every Коваленко), so each pair of spellings is compared once.
+/// Keyed by the query token (its address: the query outlives the memo's use) and the record
+/// token's term id in the index, so a look-up neither allocates nor hashes strings.
 #[derive(Default)]
 pub struct Memo {
-    /// By hash of the pair, so that a look-up allocates nothing; the keys are kept to rule out
-    /// collisions.
-    tokens: rustc_hash::FxHashMap<u64, Vec<MemoEntry>>,
-}
-
-struct MemoEntry {
-    query: Box<str>,
-    record: Box<str>,
-    role: Role,
-    result: (NameLevel, f64),
+    tokens: rustc_hash::FxHashMap<(usize, u32, Role), (NameLevel, f64)>,
 }
 
 /// Explanation lines, formatted only when asked for: most candidates are scored and dropped.
@@ -157,17 +163,27 @@ pub(crate) fn compare_with(
     let mut explanation = Lines(explain.then(Vec::new));
     let mut weight = 0.0;
 
-    let mut best_names: Option<(f64, usize, usize)> = None;
+    let mut conflicts = Vec::new();
+    let mut full_name = false;
+    let mut best_names: Option<(f64, usize, usize, NameFacts)> = None;
     for (a, q) in query.names.iter().enumerate() {
         for (b, r) in record.names.iter().enumerate() {
-            let w = compare_names(q, r, freq, memo, &mut Lines(None));
-            if best_names.is_none_or(|(best, _, _)| w > best) {
-                best_names = Some((w, a, b));
+            let mut facts = NameFacts::default();
+            let w = compare_names(q, r, freq, memo, &mut Lines(None), &mut facts);
+            if best_names.as_ref().is_none_or(|(best, ..)| w > *best) {
+                best_names = Some((w, a, b, facts));
             }
         }
     }
-    if let Some((w, a, b)) = best_names {
+    if let Some((w, a, b, facts)) = best_names {
         weight += w;
+        full_name = facts.agreeing == 0b111;
+        conflicts = PART_NAMES
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| facts.conflicts & (1 << i) != 0)
+            .map(|(_, name)| *name)
+            .collect();
         if explain {
             compare_names(
                 &query.names[a],
@@ -175,6 +191,7 @@ pub(crate) fn compare_with(
                 freq,
                 memo,
                 &mut explanation,
+                &mut NameFacts::default(),
             );
         }
     }
@@ -187,19 +204,21 @@ pub(crate) fn compare_with(
     {
         explanation.add(|| line);
     }
-    let mut corroborated = matches!(
+    // Strong evidence: more than the birth year alone.
+    let mut strong = matches!(
         date,
-        DateLevel::Exact
-            | DateLevel::Typo
-            | DateLevel::SameMonth
-            | DateLevel::SameYear
-            | DateLevel::YearTypo
+        DateLevel::Exact | DateLevel::Typo | DateLevel::SameMonth | DateLevel::YearTypo
     );
+    let mut corroborated = strong || date == DateLevel::SameYear;
+    if date == DateLevel::Disagree {
+        conflicts.push("birth date");
+    }
 
     if query.sex != Sex::Unknown && record.sex != Sex::Unknown {
         let w = if query.sex == record.sex {
             (0.98 / freq.sex_share(record.sex).clamp(0.01, 1.0)).log2()
         } else {
+            conflicts.push("sex");
             -6.0
         };
         weight += w;
@@ -217,14 +236,15 @@ pub(crate) fn compare_with(
 
     if !query.service_number.is_empty() && !record.service_number.is_empty() {
         let (w, what) = if query.service_number == record.service_number {
-            corroborated = true;
+            strong = true;
             (13.0, "agrees")
         } else if query.service_number.len() >= 5
             && strsim::osa_distance(&query.service_number, &record.service_number) == 1
         {
-            corroborated = true;
+            strong = true;
             (5.0, "is one typo apart")
         } else {
+            conflicts.push("service number");
             (-4.0, "differs")
         };
         weight += w;
@@ -237,7 +257,10 @@ pub(crate) fn compare_with(
             .iter()
             .any(|d| record.documents.binary_search(d).is_ok());
         let w = if shared { 15.0 } else { -2.0 };
-        corroborated |= shared;
+        strong |= shared;
+        if !shared {
+            conflicts.push("document");
+        }
         weight += w;
         explanation.add(|| {
             format!(
@@ -262,21 +285,63 @@ pub(crate) fn compare_with(
         });
     }
 
+    corroborated |= strong;
     let mut confidence = calibrated(weight);
     let names_only = !corroborated;
-    if names_only && confidence > NAMES_ONLY_CAP {
-        confidence = NAMES_ONLY_CAP;
-        explanation
-            .add(|| format!("nothing but names agrees: confidence held at {NAMES_ONLY_CAP:.2}"));
+    let held = if !conflicts.is_empty() && !strong {
+        Some((
+            "fields contradict and nothing stronger than the birth year agrees",
+            NAMES_ONLY_CAP,
+        ))
+    } else if names_only && full_name {
+        Some(("nothing but the full name agrees", FULL_NAME_CAP))
+    } else if names_only {
+        Some(("nothing but names agrees", NAMES_ONLY_CAP))
+    } else {
+        None
+    };
+    if let Some((why, cap)) = held
+        && confidence > cap
+    {
+        confidence = cap;
+        explanation.add(|| format!("{why}: confidence held at {cap:.2}"));
+    }
+    if !conflicts.is_empty() {
+        explanation.add(|| format!("contradicting: {}", conflicts.join(", ")));
     }
     Comparison {
         weight,
         confidence,
         names_only,
+        conflicts,
         date,
         explanation: explanation.0.unwrap_or_default(),
     }
 }
+
+/// What the pairing of two written names found, beyond the weight: bits of [`PART_NAMES`].
+#[derive(Default, Clone, Copy)]
+struct NameFacts {
+    /// Name parts that disagree.
+    conflicts: u8,
+    /// Name parts that agree in some form (not as initials).
+    agreeing: u8,
+}
+
+/// The name parts, by their bit in [`NameFacts`].
+const PART_NAMES: [&str; 3] = ["surname", "given name", "patronymic"];
+
+fn part_bit(role: Role) -> u8 {
+    match role {
+        Role::Family => 1,
+        Role::Given => 2,
+        Role::Patronymic => 4,
+        Role::Unknown => 0,
+    }
+}
+
+/// Most tokens compared per pair of names (see `record::MAX_TOKENS_PER_NAME`).
+const MAX_PAIRS: usize = crate::record::MAX_TOKENS_PER_NAME * crate::record::MAX_TOKENS_PER_NAME;
 
 /// Compares one written name with another: pairs tokens best first, then adds the pairs'
 /// weights and a penalty for query tokens left without a partner.
@@ -286,28 +351,42 @@ fn compare_names(
     freq: &dyn Frequencies,
     memo: &mut Memo,
     lines: &mut Lines,
+    facts: &mut NameFacts,
 ) -> f64 {
-    let mut pairs: Vec<(f64, usize, usize, NameLevel)> = Vec::with_capacity(36);
+    // On the stack: this runs for every candidate of every search.
+    let mut pairs = [(0.0f64, 0usize, 0usize, NameLevel::Disagree); MAX_PAIRS];
+    let mut n = 0;
     for (i, q) in query.iter().enumerate() {
         for (j, r) in record.iter().enumerate() {
+            if n == MAX_PAIRS {
+                break;
+            }
             let (level, mut w) = compare_tokens(q, r, freq, memo);
             if q.role != Role::Unknown && r.role != Role::Unknown && q.role != r.role {
                 // Parts written in the wrong field happen, but less often than not.
                 w -= 1.0;
             }
-            pairs.push((w, i, j, level));
+            pairs[n] = (w, i, j, level);
+            n += 1;
         }
     }
-    pairs.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    let pairs = &mut pairs[..n];
+    pairs.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
     let (mut used_q, mut used_r) = (0u64, 0u64);
     let mut weight = 0.0;
-    for (w, i, j, level) in pairs {
+    for &mut (w, i, j, level) in pairs {
         if used_q & (1 << i) != 0 || used_r & (1 << j) != 0 {
             continue;
         }
         used_q |= 1 << i;
         used_r |= 1 << j;
         weight += w;
+        let bit = part_bit(record[j].role);
+        match level {
+            NameLevel::Disagree => facts.conflicts |= bit,
+            NameLevel::Exact | NameLevel::Equivalent | NameLevel::Typo => facts.agreeing |= bit,
+            NameLevel::Initial => {}
+        }
         lines.add(|| name_line(&query[i], &record[j], level, w));
     }
     for (i, q) in query.iter().enumerate() {
@@ -347,23 +426,13 @@ fn compare_tokens(
     freq: &dyn Frequencies,
     memo: &mut Memo,
 ) -> (NameLevel, f64) {
-    let mut h = rustc_hash::FxHasher::default();
-    (&q.key, &r.key, r.role).hash(&mut h);
-    let entries = memo.tokens.entry(h.finish()).or_default();
-    if let Some(hit) = entries
-        .iter()
-        .find(|e| e.role == r.role && e.query == q.key && e.record == r.key)
-    {
-        return hit.result;
+    if r.term == NO_TERM {
+        return compare_tokens_uncached(q, r, freq);
     }
-    let result = compare_tokens_uncached(q, r, freq);
-    entries.push(MemoEntry {
-        query: q.key.clone(),
-        record: r.key.clone(),
-        role: r.role,
-        result,
-    });
-    result
+    *memo
+        .tokens
+        .entry((q.key.as_ptr() as usize, r.term, r.role))
+        .or_insert_with(|| compare_tokens_uncached(q, r, freq))
 }
 
 /// How likely a name part is written the same way for the same person (m): the other side
@@ -414,12 +483,51 @@ fn compare_tokens_uncached(q: &Token, r: &Token, freq: &dyn Frequencies) -> (Nam
     let allowed = if ql.min(rl) >= 8 { 2 } else { 1 };
     if ql.min(rl) >= 4
         && ql.abs_diff(rl) <= allowed
-        && strsim::osa_distance(&q.key, &r.key) <= allowed
+        && within_edits(&q.key, &r.key, allowed)
         && surname_suffixes_differ(q, r).is_none()
     {
         return (NameLevel::Typo, (0.6 * exact_weight(&r.key)).max(2.0));
     }
     (NameLevel::Disagree, disagree_weight(role))
+}
+
+/// Whether two keys are at most `max` edits apart (insertions, deletions, substitutions and
+/// transpositions of neighbours: the optimal string alignment distance). Fold keys are ASCII
+/// and at most 64 letters, so the usual case runs on the stack and stops as soon as a whole
+/// row exceeds `max`; anything else goes to `strsim`.
+pub(crate) fn within_edits(a: &str, b: &str, max: usize) -> bool {
+    const N: usize = crate::normalize::MAX_TOKEN_CHARS + 1;
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if !a.is_ascii() || !b.is_ascii() || a.len() >= N || b.len() >= N {
+        return strsim::osa_distance(&String::from_utf8_lossy(a), &String::from_utf8_lossy(b))
+            <= max;
+    }
+    if a.len().abs_diff(b.len()) > max {
+        return false;
+    }
+    let (mut before, mut prev, mut cur) = ([0usize; N], [0usize; N], [0usize; N]);
+    for (j, cell) in prev.iter_mut().enumerate().take(b.len() + 1) {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        cur[0] = i;
+        let mut row_min = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut d = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d = d.min(before[j - 2] + 1);
+            }
+            cur[j] = d;
+            row_min = row_min.min(d);
+        }
+        if row_min > max {
+            return false;
+        }
+        before = prev;
+        prev = cur;
+    }
+    prev[b.len()] <= max
 }
 
 fn shares_class(a: &[ClassId], b: &[ClassId]) -> bool {
@@ -559,12 +667,16 @@ mod tests {
         let record = person("Коваленко", "Олександр", "Петрович", None);
         let c = score(&person("Коваленко", "Олександр", "Петрович", None), &record);
         assert!(c.names_only);
-        assert_eq!(c.confidence, NAMES_ONLY_CAP);
+        assert_eq!(c.confidence, FULL_NAME_CAP);
         assert!(
             c.explanation
                 .iter()
-                .any(|l| l.contains("nothing but names"))
+                .any(|l| l.contains("nothing but the full name"))
         );
+        // Without the patronymic, names say too little to be called a match.
+        let c = score(&person("Коваленко", "Олександр", "", None), &record);
+        assert_eq!(c.confidence, NAMES_ONLY_CAP);
+        assert!(c.confidence < 0.5);
     }
 
     #[test]
@@ -664,6 +776,24 @@ mod tests {
             DateLevel::Disagree
         );
         assert_eq!(compare_dates(None, d(1990, 4, 12)).0, DateLevel::Unknown);
+    }
+
+    #[test]
+    fn edit_distance_agrees_with_strsim() {
+        for (a, b) in [
+            ("kovalenko", "kovalenka"),
+            ("kovalenko", "kovaelnko"),
+            ("hnatuk", "hnatiuk"),
+            ("ab", "ba"),
+            ("", "a"),
+            ("shevchenko", "shevchuk"),
+            ("олег", "oleh"),
+        ] {
+            let d = strsim::osa_distance(a, b);
+            for max in 0..4 {
+                assert_eq!(within_edits(a, b, max), d <= max, "{a} {b} {max}");
+            }
+        }
     }
 
     #[test]

@@ -30,26 +30,25 @@
 //! so a truncated file is never taken for a complete one.
 
 use std::{
-    fs::File,
-    io::{BufReader, IsTerminal, Read},
+    io::Read,
     path::PathBuf,
     pin::Pin,
     sync::mpsc,
     task::{Context as TaskContext, Poll},
-    time::Duration,
 };
 
 use clap::Args;
 use csv::StringRecord;
 use homeward_proto::{common::v1 as common, registry::v1 as pb};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
 use serde::Serialize;
 use tokio::sync::oneshot;
 use tokio_stream::Stream;
 
+use super::csv_file::{self, Columns, LocalError, Problems, Schema};
 use crate::{
     Context, RequestId,
-    args::{self, CategoryArg, ReliabilityArg, SexArg, SourceArg},
+    args::{ReliabilityArg, SourceArg},
     error::CliError,
     output::{self, Render},
 };
@@ -75,8 +74,10 @@ pub const COLUMNS: [&str; 17] = [
     "file_reference",
 ];
 
-/// Columns without which every row would be refused.
-const REQUIRED: [&str; 3] = ["category", "affiliated_party", "holding_party"];
+pub static SCHEMA: Schema = Schema {
+    columns: &COLUMNS,
+    required: &["category", "affiliated_party", "holding_party"],
+};
 
 pub const LONG_ABOUT: &str = "\
 Import persons from a CSV file, streamed to the registry one row per record.
@@ -120,173 +121,44 @@ pub struct ImportArgs {
     request_id: RequestId,
 }
 
-/// Where each known column sits in this file.
-#[derive(Debug)]
-pub struct Columns {
-    index: [Option<usize>; COLUMNS.len()],
-}
-
-impl Columns {
-    pub fn from_header(header: &StringRecord) -> Result<Self, String> {
-        let mut index = [None; COLUMNS.len()];
-        let mut unknown = Vec::new();
-        for (position, raw) in header.iter().enumerate() {
-            let name = raw
-                .trim()
-                .trim_start_matches('\u{feff}')
-                .to_lowercase()
-                .replace(['-', ' '], "_");
-            match COLUMNS.iter().position(|c| *c == name) {
-                Some(i) if index[i].is_some() => {
-                    return Err(format!("the column `{name}` appears twice"));
-                }
-                Some(i) => index[i] = Some(position),
-                None => unknown.push(raw.to_string()),
-            }
-        }
-        if !unknown.is_empty() {
-            return Err(format!(
-                "unknown columns {}; the columns are {}",
-                quoted(&unknown),
-                COLUMNS.join(",")
-            ));
-        }
-        let columns = Self { index };
-        let missing: Vec<String> = REQUIRED
-            .iter()
-            .filter(|c| !columns.has(c))
-            .map(|c| c.to_string())
-            .collect();
-        if !missing.is_empty() {
-            return Err(format!(
-                "the header lacks the required columns {}",
-                quoted(&missing)
-            ));
-        }
-        if !columns.has("family") && !columns.has("given") {
-            return Err("the header needs a `family` or a `given` column".into());
-        }
-        Ok(columns)
-    }
-
-    fn has(&self, column: &str) -> bool {
-        COLUMNS
-            .iter()
-            .position(|c| *c == column)
-            .is_some_and(|i| self.index[i].is_some())
-    }
-
-    /// The trimmed cell of `column`, empty when the file has no such column.
-    fn cell<'r>(&self, record: &'r StringRecord, column: &str) -> &'r str {
-        COLUMNS
-            .iter()
-            .position(|c| *c == column)
-            .and_then(|i| self.index[i])
-            .and_then(|position| record.get(position))
-            .map(str::trim)
-            .unwrap_or_default()
-    }
-}
-
-fn quoted(names: &[String]) -> String {
-    names
-        .iter()
-        .map(|n| format!("`{n}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// One problem with one cell (or, with an empty column, the whole record) found before sending.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LocalError {
-    pub line: u64,
-    pub column: String,
-    pub description: String,
-}
-
 /// Turns one record into a person, or lists every cell that cannot be read. Only form is
 /// checked; missing names or parties are left for the registry to report.
 pub fn row_to_person(
     columns: &Columns,
     record: &StringRecord,
     source: common::InformationSource,
-) -> Result<pb::Person, Vec<(&'static str, String)>> {
-    let mut problems = Vec::new();
-    let cell = |column: &str| columns.cell(record, column);
-    let mut parse = |column: &'static str, result: Result<i32, String>| -> i32 {
-        result.unwrap_or_else(|e| {
-            problems.push((column, e));
-            0
-        })
-    };
-    let category = match cell("category") {
-        "" => 0,
-        v => parse(
-            "category",
-            args::enum_word::<CategoryArg>(v).map(|c| common::PersonCategory::from(c) as i32),
-        ),
-    };
-    let sex = match cell("sex") {
-        "" => 0,
-        v => parse(
-            "sex",
-            args::enum_word::<SexArg>(v).map(|s| common::Sex::from(s) as i32),
-        ),
-    };
-    let mut date = |column: &'static str| match cell(column) {
-        "" => None,
-        v => args::partial_date(v)
-            .map_err(|e| problems.push((column, e)))
-            .ok(),
-    };
-    let birth_date = date("birth_date");
-    let capture_date = date("capture_date");
-    let mut flag = |column: &'static str| {
-        args::flag(cell(column)).unwrap_or_else(|e| {
-            problems.push((column, e));
-            false
-        })
-    };
+) -> Result<pb::Person, Problems> {
+    let mut cells = columns.cells(record);
+    let category = cells.category();
+    let sex = cells.sex();
+    let birth_date = cells.date("birth_date");
+    let capture_date = cells.date("capture_date");
     let health = pb::Health {
-        wounded: flag("wounded"),
-        seriously_ill: flag("seriously_ill"),
+        wounded: cells.flag("wounded"),
+        seriously_ill: cells.flag("seriously_ill"),
     };
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    let (family, given, patronymic) = (cell("family"), cell("given"), cell("patronymic"));
-    let names = if family.is_empty() && given.is_empty() && patronymic.is_empty() {
-        Vec::new()
-    } else {
-        vec![common::PersonName {
-            given: given.to_string(),
-            family: family.to_string(),
-            patronymic: patronymic.to_string(),
-            source: source as i32,
-            ..Default::default()
-        }]
-    };
-    let capture_place = cell("capture_place");
-    Ok(pb::Person {
+    let capture_place = cells.text("capture_place");
+    let person = pb::Person {
         category,
         sex,
-        names,
+        names: cells.name(source).into_iter().collect(),
         birth_date,
-        affiliated_party: cell("affiliated_party").to_string(),
-        holding_party: cell("holding_party").to_string(),
-        service_number: cell("service_number").to_string(),
-        rank: cell("rank").to_string(),
-        unit: cell("unit").to_string(),
+        affiliated_party: cells.text("affiliated_party").to_string(),
+        holding_party: cells.text("holding_party").to_string(),
+        service_number: cells.text("service_number").to_string(),
+        rank: cells.text("rank").to_string(),
+        unit: cells.text("unit").to_string(),
         capture: (capture_date.is_some() || !capture_place.is_empty()).then(|| pb::Capture {
             date: capture_date,
             place: capture_place.to_string(),
         }),
-        detention_place: cell("detention_place").to_string(),
+        detention_place: cells.text("detention_place").to_string(),
         health: Some(health),
         status: pb::PersonStatus::Captured as i32,
-        file_reference: cell("file_reference").to_string(),
+        file_reference: cells.text("file_reference").to_string(),
         ..Default::default()
-    })
+    };
+    cells.finish(person)
 }
 
 /// The request stream: the header, then one row per readable record, read from the file as the
@@ -303,13 +175,9 @@ struct Rows<R> {
 }
 
 impl<R> Rows<R> {
-    fn skip(&self, line: u64, column: &str, description: String) {
+    fn skip(&self, error: LocalError) {
         // The receiver lives until the call is over; after that nobody needs the report.
-        let _ = self.skipped.send(LocalError {
-            line,
-            column: column.to_string(),
-            description,
-        });
+        let _ = self.skipped.send(error);
     }
 }
 
@@ -334,7 +202,6 @@ impl<R: Read + Unpin> Stream for Rows<R> {
                     // The registry still writes the last chunk; show that the client waits.
                     this.progress
                         .set_message(format!("{} rows sent, waiting for the registry", this.sent));
-                    this.progress.enable_steady_tick(Duration::from_millis(120));
                     return Poll::Ready(None);
                 }
                 Some(Ok(record)) => record,
@@ -345,19 +212,15 @@ impl<R: Read + Unpin> Stream for Rows<R> {
                     return Poll::Pending;
                 }
                 Some(Err(e)) => {
-                    let line = e.position().map(csv::Position::line).unwrap_or_default();
-                    this.skip(line, "", record_problem(&e));
+                    this.skip(LocalError::of_record(&e));
                     continue;
                 }
             };
-            let line = record
-                .position()
-                .map(csv::Position::line)
-                .unwrap_or_default();
+            let line = csv_file::line_of(&record);
             match row_to_person(&this.columns, &record, this.source) {
                 Err(problems) => {
                     for (column, description) in problems {
-                        this.skip(line, column, description);
+                        this.skip(LocalError::new(line, column, description));
                     }
                 }
                 Ok(person) => {
@@ -378,32 +241,6 @@ impl<R: Read + Unpin> Stream for Rows<R> {
     }
 }
 
-fn record_problem(e: &csv::Error) -> String {
-    match e.kind() {
-        csv::ErrorKind::UnequalLengths {
-            expected_len, len, ..
-        } => {
-            format!("the record has {len} fields where the header has {expected_len}")
-        }
-        csv::ErrorKind::Utf8 { .. } => "the record is not valid UTF-8".into(),
-        _ => e.to_string(),
-    }
-}
-
-fn progress_bar(total_bytes: u64) -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {percent:>3}% {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar
-}
-
 #[derive(Debug, Serialize)]
 struct RowErrorView {
     row_number: u64,
@@ -422,6 +259,35 @@ struct ImportSummary {
     errors: Vec<RowErrorView>,
     /// Records this client could not read and did not send.
     skipped: Vec<LocalError>,
+    /// Imported rows that may be a person registered before (at most 1,000 are listed).
+    possible_duplicates: Vec<ImportDuplicateView>,
+}
+
+/// The registry lists at most this many possible duplicates per import.
+const LISTED_DUPLICATES: usize = 1_000;
+
+#[derive(Debug, Serialize)]
+struct ImportDuplicateView {
+    row_number: u64,
+    /// The id the row was registered under.
+    person_id: String,
+    /// The registered person it may duplicate.
+    duplicate_id: String,
+    confidence: f64,
+    explanation: Vec<String>,
+}
+
+impl From<pb::ImportDuplicate> for ImportDuplicateView {
+    fn from(d: pb::ImportDuplicate) -> Self {
+        let duplicate = d.duplicate.unwrap_or_default();
+        Self {
+            row_number: d.row_number,
+            person_id: d.person_id,
+            duplicate_id: duplicate.person_id,
+            confidence: duplicate.confidence,
+            explanation: duplicate.explanation,
+        }
+    }
 }
 
 impl Render for ImportSummary {
@@ -471,6 +337,29 @@ impl Render for ImportSummary {
             out.push('\n');
             out.push_str(&t.to_string());
         }
+        if !self.possible_duplicates.is_empty() {
+            let n = self.possible_duplicates.len();
+            out.push_str(&match n {
+                1 => "\nwarning: 1 imported row may be a person registered before:".to_string(),
+                n if n >= LISTED_DUPLICATES => format!(
+                    "\nwarning: at least {n} imported rows may be persons registered before \
+                     (the registry lists {LISTED_DUPLICATES}; `homewardctl person duplicates` finds all):"
+                ),
+                n => format!("\nwarning: {n} imported rows may be persons registered before:"),
+            });
+            let mut t =
+                output::table(["LINE", "NEW PERSON", "POSSIBLE DUPLICATE OF", "CONFIDENCE"]);
+            for d in &self.possible_duplicates {
+                t.add_row(vec![
+                    d.row_number.to_string(),
+                    d.person_id.clone(),
+                    d.duplicate_id.clone(),
+                    format!("{:.2}", d.confidence),
+                ]);
+            }
+            out.push('\n');
+            out.push_str(&t.to_string());
+        }
         out
     }
 }
@@ -491,23 +380,11 @@ fn skipped_records(skipped: &[LocalError]) -> usize {
 
 pub async fn import(a: ImportArgs, ctx: &Context) -> Result<(), CliError> {
     let path = a.file.display().to_string();
-    let file =
-        File::open(&a.file).map_err(|e| CliError::input(format!("cannot open {path}: {e}")))?;
-    let total_bytes = file.metadata().map(|m| m.len()).unwrap_or_default();
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_reader(BufReader::new(file));
-    let header = reader
-        .headers()
-        .map_err(|e| CliError::input(format!("cannot read the header line of {path}: {e}")))?
-        .clone();
-    if header.is_empty() {
-        return Err(CliError::input(format!(
-            "{path} is empty: it needs a header line naming its columns (see --help)"
-        )));
-    }
-    let columns =
-        Columns::from_header(&header).map_err(|e| CliError::input(format!("{path}: {e}")))?;
+    let csv_file::Opened {
+        reader,
+        columns,
+        total_bytes,
+    } = csv_file::open(&a.file, &SCHEMA)?;
     let mut client = ctx.registry()?;
 
     let request_id = a.request_id.get();
@@ -517,7 +394,7 @@ pub async fn import(a: ImportArgs, ctx: &Context) -> Result<(), CliError> {
         .unwrap_or_default();
     let (skipped_tx, skipped_rx) = mpsc::channel();
     let (unreadable_tx, unreadable_rx) = oneshot::channel();
-    let progress = progress_bar(total_bytes);
+    let progress = output::progress(Some(total_bytes));
     let rows = Rows {
         header: Some(pb::ImportHeader {
             request_id: request_id.clone(),
@@ -569,8 +446,19 @@ pub async fn import(a: ImportArgs, ctx: &Context) -> Result<(), CliError> {
             })
             .collect(),
         skipped: skipped_rx.try_iter().collect(),
+        possible_duplicates: response
+            .possible_duplicates
+            .into_iter()
+            .map(ImportDuplicateView::from)
+            .collect(),
     };
     output::show(ctx.output, &summary)?;
+    if !summary.possible_duplicates.is_empty() && ctx.output == output::OutputFormat::Table {
+        output::note(
+            "compare each pair with `homewardctl person get <id>`; when two records are one person, \
+             join them with `homewardctl person merge <survivor-id> <duplicate-id> --reason TEXT`",
+        );
+    }
     if summary.rows_received == 0 && summary.skipped.is_empty() && !summary.replayed {
         output::note(&format!(
             "{path} has no records after its header: nothing was imported"
@@ -589,10 +477,12 @@ pub async fn import(a: ImportArgs, ctx: &Context) -> Result<(), CliError> {
 
 #[cfg(test)]
 mod tests {
+    use std::{fs::File, io::BufReader};
+
     use super::*;
 
     fn columns(header: &[&str]) -> Result<Columns, String> {
-        Columns::from_header(&StringRecord::from(header.to_vec()))
+        Columns::from_header(&StringRecord::from(header.to_vec()), &SCHEMA)
     }
 
     fn all_columns() -> Columns {
@@ -771,7 +661,7 @@ mod tests {
         )
         .unwrap();
         let mut reader = csv::Reader::from_reader(BufReader::new(File::open(&path).unwrap()));
-        let columns = Columns::from_header(reader.headers().unwrap()).unwrap();
+        let columns = Columns::from_header(reader.headers().unwrap(), &SCHEMA).unwrap();
         let (skipped_tx, skipped_rx) = mpsc::channel();
         let (unreadable_tx, _unreadable_rx) = oneshot::channel();
         let mut rows = Rows {
@@ -830,7 +720,7 @@ mod tests {
         let data = b"category,family,affiliated_party,holding_party\ncivilian,A,UA,RU\ncivilian,B"
             .to_vec();
         let mut reader = csv::Reader::from_reader(Breaks(std::io::Cursor::new(data)));
-        let columns = Columns::from_header(reader.headers().unwrap()).unwrap();
+        let columns = Columns::from_header(reader.headers().unwrap(), &SCHEMA).unwrap();
         let (skipped_tx, _skipped_rx) = mpsc::channel();
         let (unreadable_tx, mut unreadable_rx) = oneshot::channel();
         let mut rows = Rows {
@@ -853,5 +743,57 @@ mod tests {
         );
         assert!(poll().is_pending(), "nor may a later poll");
         assert!(unreadable_rx.try_recv().unwrap().contains("device gone"));
+    }
+
+    fn summary(possible_duplicates: Vec<ImportDuplicateView>) -> ImportSummary {
+        ImportSummary {
+            request_id: "r-1".into(),
+            replayed: false,
+            rows_received: 2,
+            rows_imported: 2,
+            rows_rejected: 0,
+            errors: vec![],
+            skipped: vec![],
+            possible_duplicates,
+        }
+    }
+
+    #[test]
+    fn imported_rows_that_may_be_registered_already_are_counted_and_listed() {
+        let duplicate = ImportDuplicateView::from(pb::ImportDuplicate {
+            row_number: 7,
+            person_id: "new-1".into(),
+            duplicate: Some(pb::PossibleDuplicate {
+                person_id: "old-1".into(),
+                confidence: 0.912,
+                explanation: vec!["names: same".into()],
+            }),
+        });
+        let table = summary(vec![duplicate]).table();
+        assert!(
+            table.contains("warning: 1 imported row may be a person registered before"),
+            "{table}"
+        );
+        let row = table.lines().find(|l| l.contains("new-1")).unwrap();
+        assert!(
+            row.contains(" 7 ") && row.contains("old-1") && row.contains("0.91"),
+            "{table}"
+        );
+        assert!(!summary(vec![]).table().contains("warning"));
+        let many = (0..LISTED_DUPLICATES as u64)
+            .map(|row_number| ImportDuplicateView {
+                row_number,
+                person_id: String::new(),
+                duplicate_id: String::new(),
+                confidence: 0.9,
+                explanation: vec![],
+            })
+            .collect();
+        let table = summary(many).table();
+        assert!(
+            table.contains("at least 1000 imported rows") && table.contains("person duplicates"),
+            "{}",
+            table.lines().next().unwrap_or_default()
+        );
     }
 }

@@ -1,8 +1,12 @@
-//! `homewardctl person`: register, import, look up and list persons, and record their status
-//! changes. Each verb builds one request from its flags and shows the answer; validation of the
-//! record itself is left to the registry, which reports every refused field at once.
+//! `homewardctl person`: register, import, look up and list persons, record their status
+//! changes, match lists against the registry and merge duplicates. Each verb builds one request
+//! from its flags and shows the answer; validation of the record itself is left to the registry,
+//! which reports every refused field at once.
 
+mod csv_file;
 mod import;
+mod matching;
+mod merge;
 
 use clap::{ArgGroup, Args, Subcommand};
 use homeward_proto::{common::v1 as common, registry::v1 as pb};
@@ -13,7 +17,8 @@ use crate::{
     error::CliError,
     output::{self, OutputFormat},
     view::{
-        HistoryView, PersonListView, PersonView, SearchView, StatusChangeView, StatusChangedView,
+        CreatedView, HistoryView, PersonListView, PersonView, SearchView, StatusChangeView,
+        StatusChangedView,
     },
 };
 
@@ -34,6 +39,15 @@ pub enum PersonCommand {
     /// Import persons from a CSV file.
     #[command(long_about = import::LONG_ABOUT)]
     Import(import::ImportArgs),
+    /// Match a CSV list of identities, as another party wrote them, against the registry.
+    #[command(long_about = matching::LONG_ABOUT)]
+    Match(matching::MatchArgs),
+    /// Find pairs of registered persons that may be one person.
+    Duplicates(merge::DuplicatesArgs),
+    /// Mark a person as the duplicate of another (reversible with unmerge).
+    Merge(merge::MergeArgs),
+    /// Undo a merge: the duplicate becomes a person of its own again.
+    Unmerge(merge::UnmergeArgs),
 }
 
 pub async fn run(command: PersonCommand, ctx: &Context) -> Result<(), CliError> {
@@ -45,6 +59,10 @@ pub async fn run(command: PersonCommand, ctx: &Context) -> Result<(), CliError> 
         PersonCommand::History(a) => history(a, ctx).await,
         PersonCommand::Status(a) => status(a, ctx).await,
         PersonCommand::Import(a) => import::import(a, ctx).await,
+        PersonCommand::Match(a) => matching::match_persons(a, ctx).await,
+        PersonCommand::Duplicates(a) => merge::duplicates(a, ctx).await,
+        PersonCommand::Merge(a) => merge::merge(a, ctx).await,
+        PersonCommand::Unmerge(a) => merge::unmerge(a, ctx).await,
     }
 }
 
@@ -283,8 +301,16 @@ async fn create(a: CreateArgs, ctx: &Context) -> Result<(), CliError> {
         .await
         .map_err(|s| CliError::from(s).with_request_id(&request_id))?
         .into_inner();
-    let person = response.person.unwrap_or_default();
-    output::show(ctx.output, &PersonView::from(&person))
+    let view = CreatedView::from(&response);
+    output::show(ctx.output, &view)?;
+    if !view.possible_duplicates.is_empty() && ctx.output == OutputFormat::Table {
+        output::note(&format!(
+            "compare with `homewardctl person get <id>`; when they are one person, keep the \
+             earlier record: `homewardctl person merge <id> {} --reason TEXT`",
+            view.person.id
+        ));
+    }
+    Ok(())
 }
 
 async fn get(a: GetArgs, ctx: &Context) -> Result<(), CliError> {
@@ -542,5 +568,65 @@ mod tests {
         };
         assert_eq!(a.query.join(" "), "Коваленко Олександр");
         assert!(parse(&["search", "x", "--max", "500"]).is_err());
+    }
+
+    #[test]
+    fn match_takes_a_file_and_checks_its_limits_before_anything_is_read() {
+        let PersonCommand::Match(_) = parse(&[
+            "match",
+            "list.csv",
+            "--min-confidence",
+            "0.7",
+            "--max-candidates",
+            "3",
+        ])
+        .unwrap() else {
+            panic!("not match");
+        };
+        assert!(parse(&["match", "list.csv", "--min-confidence", "0"]).is_err());
+        assert!(parse(&["match", "list.csv", "--max-candidates", "21"]).is_err());
+        assert!(parse(&["duplicates", "--page-size", "10001"]).is_err());
+        assert!(
+            parse(&[
+                "duplicates",
+                "--min-confidence",
+                "0.9",
+                "--page-size",
+                "500"
+            ])
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn merge_and_unmerge_need_a_reason_and_take_a_request_id() {
+        assert!(parse(&["merge", "p1", "p2"]).is_err());
+        assert!(parse(&["unmerge", "p2"]).is_err());
+        let PersonCommand::Merge(a) = parse(&[
+            "merge",
+            "p1",
+            "p2",
+            "--reason",
+            "same passport",
+            "--etag",
+            "7",
+            "--request-id",
+            "r-9",
+        ])
+        .unwrap() else {
+            panic!("not merge");
+        };
+        assert_eq!(a.request_id.get(), "r-9");
+        assert!(
+            parse(&[
+                "unmerge",
+                "p2",
+                "--reason",
+                "different persons",
+                "--request-id",
+                "r-10"
+            ])
+            .is_ok()
+        );
     }
 }
