@@ -1238,6 +1238,11 @@ async fn matching_a_list_finds_each_person_and_doubts_substitutes(backend: Backe
     assert_eq!(best(0), Some(olena.id));
     assert_eq!(best(1), Some(mykola.id));
     assert!(response.matches[1].candidates[0].confidence > 0.9);
+    assert_eq!(
+        response.matches[1].candidates[0].band,
+        pb::ConfidenceBand::High as i32
+    );
+    assert!(response.matches[1].candidates[0].conflicts.is_empty());
     assert_eq!(best(2), None, "{:?}", response.matches[2]);
     registry.stop().await;
 }

@@ -440,6 +440,7 @@ impl Registry {
                     Some(pb::SearchResult {
                         person: Some(convert::person_to_pb(person)),
                         score: h.comparison.confidence,
+                        band: matching::band(h.comparison.confidence) as i32,
                         explanation: h.comparison.explanation,
                     })
                 })
@@ -525,6 +526,13 @@ impl Registry {
                         .map(|h| pb::MatchCandidate {
                             person_id: Uuid::from_u128(h.id).to_string(),
                             confidence: h.comparison.confidence,
+                            band: matching::band(h.comparison.confidence) as i32,
+                            conflicts: h
+                                .comparison
+                                .conflicts
+                                .iter()
+                                .map(|c| c.to_string())
+                                .collect(),
                             explanation: h.comparison.explanation,
                         })
                         .collect(),

@@ -238,6 +238,17 @@ fn person_of(event: &homeward_proto::common::v1::Event) -> Option<Person> {
     })
 }
 
+/// The band a confidence reads as (see the contract).
+pub fn band(confidence: f64) -> pb::ConfidenceBand {
+    if confidence >= 0.9 {
+        pb::ConfidenceBand::High
+    } else if confidence >= 0.5 {
+        pb::ConfidenceBand::Medium
+    } else {
+        pb::ConfidenceBand::Low
+    }
+}
+
 /// Turns engine results into the registry's answer lines.
 pub fn candidates(hits: Vec<engine::Hit>) -> Vec<pb::PossibleDuplicate> {
     hits.into_iter()

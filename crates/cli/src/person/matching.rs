@@ -519,6 +519,7 @@ mod tests {
             person_id: id.into(),
             confidence,
             explanation: why.iter().map(|w| w.to_string()).collect(),
+            ..Default::default()
         }
     }
 
