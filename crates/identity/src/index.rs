@@ -35,6 +35,10 @@ pub struct SearchOptions {
     pub candidate_limit: usize,
     /// Only entries whose tag, masked, equals the value (`(mask, value)`).
     pub tag_filter: Option<(u32, u32)>,
+    /// Candidates whose cheap rank (4 per query name token they share, 8 for a shared
+    /// service or document number, 2 for a birth year within one, 1 more for the same year)
+    /// is below this are not scored.
+    pub min_shared: u32,
 }
 
 impl Default for SearchOptions {
@@ -44,6 +48,7 @@ impl Default for SearchOptions {
             min_confidence: 0.0,
             candidate_limit: 200,
             tag_filter: None,
+            min_shared: 0,
         }
     }
 }
@@ -96,6 +101,8 @@ pub struct Index {
     deletes: FxHashMap<u64, Vec<u32>>,
     classes: FxHashMap<ClassId, Vec<u32>>,
     numbers: FxHashMap<Box<str>, Vec<u32>>,
+    /// (surname term, birth year) → slots: where a registration's likely duplicates are.
+    surname_years: FxHashMap<(u32, i32), Vec<u32>>,
     role_counts: FxHashMap<(u32, Role), u32>,
     sex_counts: [u32; 3],
     live: usize,
@@ -223,6 +230,12 @@ impl Index {
             }
             let term = self.intern(&token.key);
             token.term = term;
+            if let (Role::Family, Some(born)) = (token.role, features.birth_date) {
+                push_unique(
+                    self.surname_years.entry((term, born.year)).or_default(),
+                    slot,
+                );
+            }
             if !terms.contains(&term) {
                 terms.push(term);
                 push_unique(&mut self.postings[term as usize], slot);
@@ -323,9 +336,23 @@ impl Index {
         exclude_below: Option<u32>,
     ) -> Vec<Hit> {
         let expansions = self.expand(query);
-        let mut candidates = self.gather(query, &expansions);
+        let candidates = self.gather(query, &expansions);
+        self.score_candidates(query, &expansions, candidates, options, |slot| {
+            exclude_below.is_none_or(|min| slot > min)
+        })
+    }
+
+    /// Ranks candidate slots cheaply, scores the best in full, and explains those returned.
+    fn score_candidates(
+        &self,
+        query: &Compiled,
+        expansions: &[Expansion<'_>],
+        mut candidates: Vec<u32>,
+        options: &SearchOptions,
+        keep: impl Fn(u32) -> bool,
+    ) -> Vec<Hit> {
         candidates.retain(|slot| {
-            exclude_below.is_none_or(|min| *slot > min)
+            keep(*slot)
                 && self.doc(*slot).is_some_and(|d| {
                     options
                         .tag_filter
@@ -337,7 +364,8 @@ impl Index {
             .into_iter()
             .filter_map(|slot| {
                 let doc = self.doc(slot)?;
-                Some((slot, pre_score(query, &expansions, doc)))
+                Some((slot, pre_score(query, expansions, doc)))
+                    .filter(|(_, rank)| *rank >= options.min_shared)
             })
             .collect();
         let limit = options.candidate_limit.max(1);
@@ -380,6 +408,11 @@ impl Index {
 
     /// For each query token: the terms equal to it or a typo away, and its name classes.
     fn expand<'q>(&self, query: &'q Compiled) -> Vec<Expansion<'q>> {
+        self.expand_with(query, true)
+    }
+
+    /// As `expand`; `typos` also looks up the keys a typo away.
+    fn expand_with<'q>(&self, query: &'q Compiled, typos: bool) -> Vec<Expansion<'q>> {
         let mut seen: Vec<&str> = Vec::new();
         let mut out = Vec::new();
         for token in query.names.iter().flatten() {
@@ -389,7 +422,7 @@ impl Index {
             seen.push(&token.key);
             let mut terms: Vec<u32> = self.terms.get(&*token.key).copied().into_iter().collect();
             let chars = token.key.chars().count();
-            if chars >= MIN_FUZZY_CHARS {
+            if typos && chars >= MIN_FUZZY_CHARS {
                 let allowed = if chars >= 8 { 2 } else { 1 };
                 for variant in deletion_variants(&token.key) {
                     for &term in self.deletes.get(&variant).into_iter().flatten() {
@@ -476,19 +509,58 @@ impl Index {
         (pairs, (end < self.docs.len()).then_some(end))
     }
 
-    /// Candidates for an entry already indexed (a new registration), itself left out.
+    /// Likely duplicates of an entry already indexed (a new registration), itself left out:
+    /// see [`Index::likely_duplicates`].
     pub fn duplicates_of(&self, id: &EntryId, options: &SearchOptions) -> Vec<Hit> {
-        let Some(doc) = self.slots.get(id).and_then(|s| self.doc(*s)) else {
+        let Some(slot) = self.slots.get(id).copied() else {
             return Vec::new();
         };
-        let widened = SearchOptions {
-            max_results: options.max_results + 1,
-            ..*options
+        let Some(doc) = self.doc(slot) else {
+            return Vec::new();
         };
-        let mut hits = self.search(&doc.features, &widened);
-        hits.retain(|h| h.id != *id);
-        hits.truncate(options.max_results);
-        hits
+        self.likely_duplicates_excluding(&doc.features, options, Some(slot))
+    }
+
+    /// Likely duplicates of a registration: only people who share a service or document
+    /// number, or a surname and a birth year within one, are scored. This is the quick check
+    /// run on every registration (a duplicate that confident needs that much in common);
+    /// [`Index::find_duplicates`] is the thorough one.
+    pub fn likely_duplicates(&self, query: &Compiled, options: &SearchOptions) -> Vec<Hit> {
+        self.likely_duplicates_excluding(query, options, None)
+    }
+
+    fn likely_duplicates_excluding(
+        &self,
+        query: &Compiled,
+        options: &SearchOptions,
+        itself: Option<u32>,
+    ) -> Vec<Hit> {
+        let mut candidates: Vec<u32> = Vec::new();
+        for number in std::iter::once(&query.service_number).chain(&query.documents) {
+            if let Some(list) = self.numbers.get(number) {
+                candidates.extend(list);
+            }
+        }
+        if let Some(born) = query.birth_date {
+            for token in query.names.iter().flatten() {
+                if token.role != Role::Family {
+                    continue;
+                }
+                let Some(&term) = self.terms.get(&*token.key) else {
+                    continue;
+                };
+                for year in born.year - 1..=born.year + 1 {
+                    candidates.extend(self.surname_years.get(&(term, year)).into_iter().flatten());
+                }
+            }
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        // Only to rank the candidates cheaply: exact keys and classes are enough.
+        let expansions = self.expand_with(query, false);
+        self.score_candidates(query, &expansions, candidates, options, |slot| {
+            Some(slot) != itself
+        })
     }
 
     /// Approximate heap size in bytes, for reports.
@@ -510,7 +582,16 @@ impl Index {
             .sum();
         let postings: usize = self.postings.iter().map(|p| p.capacity() * 4 + 24).sum();
         let deletes: usize = self.deletes.values().map(|v| v.capacity() * 4 + 40).sum();
-        let classes: usize = self.classes.values().map(|v| v.capacity() * 4 + 32).sum();
+        let classes: usize = self
+            .classes
+            .values()
+            .map(|v| v.capacity() * 4 + 32)
+            .sum::<usize>()
+            + self
+                .surname_years
+                .values()
+                .map(|v| v.capacity() * 4 + 40)
+                .sum::<usize>();
         docs + postings
             + deletes
             + classes
@@ -607,8 +688,8 @@ fn push_unique(list: &mut Vec<u32>, slot: u32) {
     }
 }
 
-/// Cheap rank of a candidate: query tokens it shares (by key, typo or class) × 4, plus 2 for a
-/// birth year within one, plus 1 for a year-and-more agreement.
+/// Cheap rank of a candidate: query tokens it shares (by key, typo or class) × 4, plus 8 for a
+/// shared service or document number, 2 for a birth year within one, 1 more for the same year.
 fn pre_score(query: &Compiled, expansions: &[Expansion<'_>], doc: &Doc) -> u32 {
     let mut score = 0;
     for e in expansions {
@@ -620,6 +701,15 @@ fn pre_score(query: &Compiled, expansions: &[Expansion<'_>], doc: &Doc) -> u32 {
         if by_term || by_class {
             score += 4;
         }
+    }
+    let numbers = &doc.features;
+    if !query.service_number.is_empty() && query.service_number == numbers.service_number
+        || query
+            .documents
+            .iter()
+            .any(|d| numbers.documents.binary_search(d).is_ok())
+    {
+        score += 8;
     }
     if let (Some(q), Some(d)) = (query.birth_date, doc.features.birth_date) {
         if (q.year - d.year).abs() <= 1 {
@@ -775,6 +865,40 @@ mod tests {
             .map(|p| (p.left, p.right))
             .collect();
         assert_eq!(pairs, [(1, 0), (0, 1)]);
+    }
+
+    #[test]
+    fn likely_duplicates_share_a_number_or_a_surname_and_birth_year() {
+        let mut index = index();
+        let options = SearchOptions {
+            min_confidence: 0.5,
+            ..SearchOptions::default()
+        };
+        let passport_form = compile(&Identity {
+            birth_date: Some(BirthDate::year(1990)),
+            ..identity("Kovalenko", "Oleksandr", "Petrovych", 1990)
+        });
+        assert_eq!(ids(&index.likely_duplicates(&passport_form, &options)), [1]);
+        // Born years apart: not even a candidate.
+        let elsewhere = compile(&identity("Kovalenko", "Oleksandr", "Petrovych", 1970));
+        assert!(index.likely_duplicates(&elsewhere, &options).is_empty());
+        // The same service number finds him.
+        index.upsert(
+            7,
+            1,
+            0,
+            &Identity {
+                service_number: "AA 123456".into(),
+                ..identity("Бондар", "Іван", "Петрович", 1980)
+            },
+        );
+        // No birth date to block on: only the number can bring him up.
+        let numbered = compile(&Identity {
+            service_number: "aa-123456".into(),
+            birth_date: None,
+            ..identity("Bondar", "Ivan", "", 1981)
+        });
+        assert_eq!(ids(&index.likely_duplicates(&numbered, &options)), [7]);
     }
 
     #[test]

@@ -239,7 +239,7 @@ pub(crate) fn compare_with(
             strong = true;
             (13.0, "agrees")
         } else if query.service_number.len() >= 5
-            && strsim::osa_distance(&query.service_number, &record.service_number) == 1
+            && within_edits(&query.service_number, &record.service_number, 1)
         {
             strong = true;
             (5.0, "is one typo apart")
@@ -505,15 +505,16 @@ pub(crate) fn within_edits(a: &str, b: &str, max: usize) -> bool {
     if a.len().abs_diff(b.len()) > max {
         return false;
     }
-    let (mut before, mut prev, mut cur) = ([0usize; N], [0usize; N], [0usize; N]);
+    // Distances never exceed 64, so a row is 65 bytes and moving rows costs nothing.
+    let (mut before, mut prev, mut cur) = ([0u8; N], [0u8; N], [0u8; N]);
     for (j, cell) in prev.iter_mut().enumerate().take(b.len() + 1) {
-        *cell = j;
+        *cell = j as u8;
     }
     for i in 1..=a.len() {
-        cur[0] = i;
-        let mut row_min = i;
+        cur[0] = i as u8;
+        let mut row_min = i as u8;
         for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let cost = u8::from(a[i - 1] != b[j - 1]);
             let mut d = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 d = d.min(before[j - 2] + 1);
@@ -521,13 +522,13 @@ pub(crate) fn within_edits(a: &str, b: &str, max: usize) -> bool {
             cur[j] = d;
             row_min = row_min.min(d);
         }
-        if row_min > max {
+        if usize::from(row_min) > max {
             return false;
         }
         before = prev;
         prev = cur;
     }
-    prev[b.len()] <= max
+    usize::from(prev[b.len()]) <= max
 }
 
 fn shares_class(a: &[ClassId], b: &[ClassId]) -> bool {

@@ -283,6 +283,16 @@ impl EventFeed {
         sequence_now(&self.db).await
     }
 
+    /// Up to `limit` events after `after_cursor`, read once (a consumer that polls at its own
+    /// pace rather than following every change as `watch` does).
+    pub async fn read(&self, after_cursor: &str, limit: i64) -> Result<Vec<pb::Event>, ApiError> {
+        let after = decode_cursor(after_cursor)?;
+        let events = read_after(&self.db, after, limit)
+            .await
+            .map_err(StoreError::into_api)?;
+        Ok(events.into_iter().map(pb::Event::from).collect())
+    }
+
     /// The cursor of the last event sequenced so far: a consumer that has loaded the current
     /// state resumes from here.
     pub async fn head(&self) -> Result<String, StoreError> {

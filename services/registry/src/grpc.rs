@@ -231,8 +231,8 @@ impl Registry {
             who,
         );
         check.into_result(()).map_err(RegistryError::Invalid)?;
-        let possible_duplicates = matching::candidates(self.matcher.read().search_identity(
-            &matching::engine_identity(&person.identity),
+        let possible_duplicates = matching::candidates(self.matcher.read().likely_duplicates(
+            &homeward_identity::compile(&matching::engine_identity(&person.identity)),
             &duplicate_options(),
         ));
         let response = pb::CreatePersonResponse {
@@ -1170,7 +1170,9 @@ fn duplicate_options() -> homeward_identity::SearchOptions {
     homeward_identity::SearchOptions {
         max_results: DUPLICATE_WARNINGS,
         min_confidence: DUPLICATE_WARNING,
-        candidate_limit: 100,
+        candidate_limit: 50,
+        // Two name parts and a near birth year, or a number: less cannot reach the warning.
+        min_shared: 10,
         ..Default::default()
     }
 }

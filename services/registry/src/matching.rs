@@ -11,7 +11,6 @@
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
-use futures::StreamExt;
 use homeward_identity as engine;
 use homeward_kit::{StoreError, outbox::EventFeed};
 use homeward_proto::registry::v1 as pb;
@@ -170,42 +169,41 @@ impl Matcher {
         Ok(())
     }
 
+    /// Polls the event stream rather than following every change: this replica's own writes
+    /// are already applied, so only other replicas' writes arrive this way, and reading at a
+    /// steady pace keeps the database free of one query per write.
     async fn follow(self: Arc<Self>, feed: EventFeed, mut cursor: String, stop: CancellationToken) {
-        let types: Vec<String> = INDEXED_EVENTS.iter().map(|t| t.to_string()).collect();
-        while !stop.is_cancelled() {
-            let mut stream = match feed.watch(&cursor, types.clone()) {
-                Ok(stream) => stream,
+        const BATCH: i64 = 1_000;
+        loop {
+            let read = match feed.read(&cursor, BATCH).await {
+                Ok(events) => events,
                 Err(err) => {
-                    tracing::error!(error = %err, "identity index cannot follow the event stream");
-                    return;
+                    tracing::warn!(error = %err, "identity index cannot read the event stream; retrying");
+                    Vec::new()
                 }
             };
-            loop {
-                let item = tokio::select! {
-                    item = stream.next() => item,
-                    _ = stop.cancelled() => return,
-                };
-                match item {
-                    Some(Ok(event)) => {
-                        if let Some(person) = person_of(&event) {
-                            self.apply(&person);
-                        }
-                        cursor = event.cursor;
-                    }
-                    Some(Err(status)) => {
-                        tracing::warn!(code = ?status.code(), "identity index event stream failed; resuming");
-                        break;
-                    }
-                    None => break,
+            let full = read.len() as i64 == BATCH;
+            for event in read {
+                if INDEXED_EVENTS.contains(&event.r#type.as_str())
+                    && let Some(person) = person_of(&event)
+                {
+                    self.apply(&person);
                 }
+                cursor = event.cursor;
+            }
+            if full {
+                continue;
             }
             tokio::select! {
-                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = tokio::time::sleep(FOLLOW_INTERVAL) => {}
                 _ = stop.cancelled() => return,
             }
         }
     }
 }
+
+/// How often the index looks for other replicas' writes.
+const FOLLOW_INTERVAL: Duration = Duration::from_millis(250);
 
 /// The person an indexed event carries, as the registry keeps them.
 fn person_of(event: &homeward_proto::common::v1::Event) -> Option<Person> {
