@@ -320,31 +320,26 @@ impl Registry {
             person: Some(convert::person_to_pb(&person)),
         };
         let id = person.id.to_string();
-        let batch = WriteBatch {
-            events: vec![NewEvent::new(
+        let batch = one_person_batch(
+            NewEvent::new(
                 "registry.person.updated",
                 &id,
                 &pb::PersonUpdated {
                     person: response.person.clone(),
                     changed_fields: paths.clone(),
                 },
-            )],
-            audit: vec![audit_entry(
+            ),
+            audit_entry(
                 who,
                 "person.update",
                 &id,
                 &key.request_id,
                 serde_json::json!({"fields": paths}),
-            )],
-            persons: vec![PersonWrite {
-                person,
-                expected_version: Some(current.version),
-                history: None,
-                reservation: Reservation::None,
-            }],
-            key: Some(key),
-            response: vec![],
-        };
+            ),
+            person,
+            current.version,
+            key,
+        );
         self.commit(batch, response).await
     }
 
@@ -1083,31 +1078,26 @@ impl Registry {
             duplicate: Some(convert::person_to_pb(&duplicate)),
         };
         let id = duplicate.id.to_string();
-        let batch = WriteBatch {
-            events: vec![NewEvent::new(
+        let batch = one_person_batch(
+            NewEvent::new(
                 "registry.person.merged",
                 &id,
                 &pb::PersonMerged {
                     person: response.duplicate.clone(),
                     survivor_id: survivor.id.to_string(),
                 },
-            )],
-            audit: vec![audit_entry(
+            ),
+            audit_entry(
                 who,
                 "person.merge",
                 &id,
                 &key.request_id,
                 serde_json::json!({"survivor": survivor.id.to_string(), "reason": reason}),
-            )],
-            persons: vec![PersonWrite {
-                person: duplicate,
-                expected_version: Some(current.version),
-                history: None,
-                reservation: Reservation::None,
-            }],
-            key: Some(key),
-            response: vec![],
-        };
+            ),
+            duplicate,
+            current.version,
+            key,
+        );
         self.commit(batch, response).await
     }
 
@@ -1136,31 +1126,49 @@ impl Registry {
             person: Some(convert::person_to_pb(&person)),
         };
         let id = person.id.to_string();
-        let batch = WriteBatch {
-            events: vec![NewEvent::new(
+        let batch = one_person_batch(
+            NewEvent::new(
                 "registry.person.unmerged",
                 &id,
                 &pb::PersonUnmerged {
                     person: response.person.clone(),
                 },
-            )],
-            audit: vec![audit_entry(
+            ),
+            audit_entry(
                 who,
                 "person.unmerge",
                 &id,
                 &key.request_id,
                 serde_json::json!({"survivor": survivor.to_string(), "reason": reason}),
-            )],
-            persons: vec![PersonWrite {
-                person,
-                expected_version: Some(current.version),
-                history: None,
-                reservation: Reservation::None,
-            }],
-            key: Some(key),
-            response: vec![],
-        };
+            ),
+            person,
+            current.version,
+            key,
+        );
         self.commit(batch, response).await
+    }
+}
+
+/// A change to one person's record alone (no history entry, no reservation) with its event
+/// and audit entry, under the request's key.
+fn one_person_batch(
+    event: NewEvent,
+    audit: AuditEntry,
+    person: Person,
+    expected_version: i64,
+    key: RequestKey,
+) -> WriteBatch {
+    WriteBatch {
+        events: vec![event],
+        audit: vec![audit],
+        persons: vec![PersonWrite {
+            person,
+            expected_version: Some(expected_version),
+            history: None,
+            reservation: Reservation::None,
+        }],
+        key: Some(key),
+        response: vec![],
     }
 }
 

@@ -100,21 +100,27 @@ impl Matcher {
 
     /// Brings one person's entry up to date: indexed, replaced, or removed when merged.
     pub fn apply(&self, person: &Person) {
+        self.apply_entry(
+            person.id,
+            person.version,
+            person.merged_into.is_some(),
+            &person.identity,
+        );
+    }
+
+    fn apply_entry(&self, id: Uuid, version: i64, merged: bool, identity: &Identity) {
         let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
-        if person.merged_into.is_some() {
-            if index
-                .version(&person.id.as_u128())
-                .is_some_and(|v| v < person.version)
-            {
-                index.remove(&person.id.as_u128());
+        if merged {
+            if index.version(&id.as_u128()).is_some_and(|v| v < version) {
+                index.remove(&id.as_u128());
             }
             return;
         }
         index.upsert(
-            person.id.as_u128(),
-            person.version,
-            category_tag(person.identity.category),
-            &engine_identity(&person.identity),
+            id.as_u128(),
+            version,
+            category_tag(identity.category),
+            &engine_identity(identity),
         );
     }
 
@@ -185,9 +191,9 @@ impl Matcher {
             let full = read.len() as i64 == BATCH;
             for event in read {
                 if INDEXED_EVENTS.contains(&event.r#type.as_str())
-                    && let Some(person) = person_of(&event)
+                    && let Some((id, version, merged, identity)) = entry_of(&event)
                 {
-                    self.apply(&person);
+                    self.apply_entry(id, version, merged, &identity);
                 }
                 cursor = event.cursor;
             }
@@ -205,8 +211,8 @@ impl Matcher {
 /// How often the index looks for other replicas' writes.
 const FOLLOW_INTERVAL: Duration = Duration::from_millis(250);
 
-/// The person an indexed event carries, as the registry keeps them.
-fn person_of(event: &homeward_proto::common::v1::Event) -> Option<Person> {
+/// What an indexed event says of its person: id, version, whether merged, identity.
+fn entry_of(event: &homeward_proto::common::v1::Event) -> Option<(Uuid, i64, bool, Identity)> {
     let payload = event.payload.as_ref()?;
     let person = match event.r#type.as_str() {
         "registry.person.created" => pb::PersonCreated::decode(&*payload.value).ok()?.person,
@@ -221,19 +227,12 @@ fn person_of(event: &homeward_proto::common::v1::Event) -> Option<Person> {
         return None;
     }
     let version = person.etag.strip_prefix('v').and_then(|v| v.parse().ok())?;
-    Some(Person {
-        id: person.id.parse().ok()?,
+    Some((
+        person.id.parse().ok()?,
         version,
+        !person.merged_into_id.is_empty(),
         identity,
-        status: crate::domain::Status::Interned,
-        status_at_us: 0,
-        reserved_for: None,
-        status_before_reservation: None,
-        history_len: 0,
-        created_at_us: 0,
-        updated_at_us: 0,
-        merged_into: person.merged_into_id.parse().ok(),
-    })
+    ))
 }
 
 /// The band a confidence reads as (see the contract).
