@@ -7,11 +7,15 @@ use std::{net::SocketAddr, time::Duration};
 
 use std::sync::OnceLock;
 
+use homeward_exchange::ExchangeConfig;
 use homeward_kit::{
     auth::{AuthConfig, Role, TokenKeys},
     telemetry::{TelemetryConfig, TelemetryGuard},
 };
-use homeward_proto::registry::v1::registry_service_client::RegistryServiceClient;
+use homeward_proto::{
+    exchange::v1::exchange_service_client::ExchangeServiceClient,
+    registry::v1::registry_service_client::RegistryServiceClient,
+};
 use homeward_registry::{Application, RegistryConfig};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -162,5 +166,76 @@ impl RunningRegistry {
     /// A client that sends no token.
     pub async fn anonymous(&self) -> Client {
         RegistryServiceClient::with_interceptor(self.channel().await, Bearer(None))
+    }
+}
+
+pub type ExchangeClient = ExchangeServiceClient<InterceptedService<Channel, Bearer>>;
+
+/// An exchange service running in this process, talking to a registry at `registry`.
+pub struct RunningExchange {
+    pub addr: SocketAddr,
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl RunningExchange {
+    /// Starts on `port` (0 = any free port); pending registry steps are looked for every 200 ms.
+    pub async fn start(db: &Database, registry: SocketAddr, port: u16) -> Self {
+        TELEMETRY.get_or_init(|| {
+            homeward_kit::telemetry::init("homeward-e2e", &TelemetryConfig::default())
+        });
+        let mut config = ExchangeConfig::default();
+        config.server.listen = SocketAddr::from(([127, 0, 0, 1], port));
+        config.server.shutdown_grace_ms = 2_000;
+        config.database.url = db.url.clone();
+        config.database.max_connections = 8;
+        config.auth = dev_auth();
+        config.registry.url = format!("http://{registry}");
+        config.registry.timeout_ms = 5_000;
+        config.registry.resume_interval_ms = 200;
+        let app = homeward_exchange::Application::build(config)
+            .await
+            .expect("exchange starts");
+        let addr = app.local_addr();
+        let stop = CancellationToken::new();
+        let signal = stop.clone();
+        let task = tokio::spawn(async move {
+            app.run_until(signal.cancelled_owned())
+                .await
+                .expect("exchange runs");
+        });
+        Self { addr, stop, task }
+    }
+
+    /// Shuts down gracefully and waits until the server has stopped.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.task).await;
+    }
+
+    /// Stops at once, as a crash would: the task is aborted mid-request.
+    pub async fn kill(self) {
+        self.task.abort();
+        let _ = self.task.await;
+        self.stop.cancel();
+    }
+
+    /// A client acting with `roles`.
+    pub async fn client_as(&self, roles: &[Role]) -> ExchangeClient {
+        let value = format!("Bearer {}", token("officer-1", roles))
+            .parse()
+            .expect("header");
+        let channel = Channel::from_shared(format!("http://{}", self.addr))
+            .expect("uri")
+            .connect()
+            .await
+            .expect("connect");
+        ExchangeServiceClient::with_interceptor(channel, Bearer(Some(value)))
+    }
+
+    /// An exchange officer's client.
+    pub async fn client(&self) -> ExchangeClient {
+        self.client_as(&[Role::ExchangeOfficer, Role::Auditor])
+            .await
     }
 }

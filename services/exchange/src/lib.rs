@@ -1,10 +1,147 @@
 //! The exchange coordination service: agreements between two parties, exchange phases and
-//! their state machine, each side's lists, reconciliation against the registry, consent,
-//! hold-backs, the handover and the saga that reserves and repatriates people in the registry.
+//! their state machine, each side's lists and their versions, reconciliation against the
+//! registry, consent, hold-backs, the handover, and the saga that reserves, releases and
+//! repatriates people in the registry.
 //!
-//! This crate so far holds the domain rules (`domain`): quotas and counts, the phase state
-//! machine and settlement. The store, the gRPC service and the saga build on them.
+//! `Application::build` binds the listener and connects the database; `run_until` serves until
+//! the given future resolves. Tests build it on port 0 and read the port back. The registry is
+//! reached only through its gRPC contract (`registry`).
 
 #![forbid(unsafe_code)]
 
+pub mod config;
+pub mod convert;
 pub mod domain;
+pub mod error;
+pub mod grpc;
+pub mod handover;
+pub mod model;
+pub mod reconcile;
+pub mod registry;
+pub mod saga;
+pub mod store;
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use homeward_kit::{
+    auth::{Authenticator, TokenKeys},
+    db::{Db, Migrations},
+    outbox::EventFeed,
+    server,
+};
+use homeward_proto::exchange::v1::exchange_service_server::{ExchangeServiceServer, SERVICE_NAME};
+use sqlx::migrate::Migrator;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::{service::Routes, service::interceptor::InterceptedService};
+
+pub use config::ExchangeConfig;
+
+static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
+static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
+
+pub const MIGRATIONS: Migrations = Migrations {
+    postgres: &POSTGRES,
+    sqlite: &SQLITE,
+};
+
+pub const SERVICE_NAMES: &[&str] = &[SERVICE_NAME];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("authentication: {0}")]
+    Auth(#[from] homeward_kit::auth::AuthError),
+    #[error("database: {0}")]
+    Database(#[from] homeward_kit::StoreError),
+    #[error("registry client: {0}")]
+    Registry(#[from] error::ExchangeError),
+    #[error("cannot listen: {0}")]
+    Listen(#[from] std::io::Error),
+    #[error("server: {0}")]
+    Serve(#[from] server::ServeError),
+}
+
+/// The exchange service's gRPC routes (wrapped in authentication) over a connected database,
+/// with the resumer of pending registry steps running until `stop`.
+pub fn routes(
+    db: Db,
+    keys: TokenKeys,
+    registry: &config::RegistryClientConfig,
+    stop: CancellationToken,
+    max_message_bytes: usize,
+) -> Result<(Routes, EventFeed), StartError> {
+    let feed = EventFeed::start(db.clone(), stop.clone());
+    let client = registry::RegistryClient::new(registry, keys.clone())?;
+    let exchange = Arc::new(grpc::Exchange::new(store::for_db(db), feed.clone(), client));
+    saga::spawn_resumer(
+        exchange.clone(),
+        Duration::from_millis(registry.resume_interval_ms.max(50)),
+        stop,
+    );
+    let service = ExchangeServiceServer::from_arc(exchange)
+        .max_decoding_message_size(max_message_bytes)
+        .max_encoding_message_size(max_message_bytes.max(16 * 1024 * 1024));
+    Ok((
+        Routes::new(InterceptedService::new(service, Authenticator::new(keys))),
+        feed,
+    ))
+}
+
+pub struct Application {
+    listener: TcpListener,
+    addr: SocketAddr,
+    config: ExchangeConfig,
+    db: Db,
+    keys: TokenKeys,
+}
+
+impl Application {
+    pub async fn build(config: ExchangeConfig) -> Result<Self, StartError> {
+        let keys = TokenKeys::from_config(&config.auth)?;
+        if config.auth.dev_mode {
+            tracing::warn!("development token secret in use: never run real data this way");
+        }
+        let db = Db::connect(&config.database, &MIGRATIONS).await?;
+        let listener = TcpListener::bind(config.server.listen).await?;
+        let addr = listener.local_addr()?;
+        Ok(Self {
+            listener,
+            addr,
+            config,
+            db,
+            keys,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Serves until `shutdown` resolves, then drains (see `homeward_kit::server`).
+    pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
+        let stop = CancellationToken::new();
+        let (routes, _feed) = routes(
+            self.db.clone(),
+            self.keys,
+            &self.config.registry,
+            stop.clone(),
+            self.config.server.max_message_bytes,
+        )?;
+        tracing::info!(addr = %self.addr, backend = self.db.backend(), "exchange listening");
+        server::serve(
+            self.listener,
+            routes,
+            SERVICE_NAMES,
+            &self.config.server,
+            shutdown,
+            stop,
+        )
+        .await?;
+        self.db.close().await;
+        Ok(())
+    }
+}

@@ -31,6 +31,7 @@ struct Config {
     /// Limits shared by every service's server (the listen address is per service).
     server: ServerConfig,
     registry: Listen,
+    exchange: Listen,
     auth: AuthConfig,
     telemetry: TelemetryConfig,
 }
@@ -47,6 +48,9 @@ impl Default for Config {
             server: ServerConfig::default(),
             registry: Listen {
                 listen: SocketAddr::from(([127, 0, 0, 1], homeward_registry::config::DEFAULT_PORT)),
+            },
+            exchange: Listen {
+                listen: SocketAddr::from(([127, 0, 0, 1], homeward_exchange::config::DEFAULT_PORT)),
             },
             auth: AuthConfig::default(),
             telemetry: TelemetryConfig::default(),
@@ -82,9 +86,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         telemetry: config.telemetry.clone(),
     })
     .await?;
+    let exchange = homeward_exchange::Application::build(homeward_exchange::ExchangeConfig {
+        server: ServerConfig {
+            listen: config.exchange.listen,
+            ..config.server.clone()
+        },
+        database: config.database("exchange"),
+        auth: config.auth.clone(),
+        telemetry: config.telemetry.clone(),
+        registry: homeward_exchange::config::RegistryClientConfig {
+            url: format!("http://{}", registry.local_addr()),
+            ..Default::default()
+        },
+    })
+    .await?;
     tracing::info!(
         data_dir = %config.data_dir.display(),
         registry = %registry.local_addr(),
+        exchange = %exchange.local_addr(),
         "homeward running in one process"
     );
 
@@ -94,6 +113,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         homeward_kit::server::shutdown_signal().await;
         signal.cancel();
     });
-    registry.run_until(stop.cancelled_owned()).await?;
+    let (registry, exchange) = tokio::join!(
+        registry.run_until(stop.clone().cancelled_owned()),
+        exchange.run_until(stop.cancelled_owned()),
+    );
+    registry?;
+    exchange?;
     Ok(())
 }

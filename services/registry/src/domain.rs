@@ -12,6 +12,17 @@ pub enum Category {
     Civilian,
 }
 
+impl Category {
+    /// The status a person of this category takes when an exchange hands them over. Civilians
+    /// are not prisoners of war: they are released, not repatriated.
+    pub fn status_on_handover(self) -> Status {
+        match self {
+            Category::ServiceMember => Status::Repatriated,
+            Category::Civilian => Status::Released,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Sex {
@@ -100,9 +111,16 @@ pub fn check_transition(
     let allowed = match from {
         // Anyone held can be moved, fall ill, escape, be released or repatriated, die.
         Captured | Interned | Transferred | Hospitalised => true,
+        // Handed over (repatriated, or released for a civilian), or the exchange falls through.
         ReservedForExchange => matches!(
             to,
-            Hospitalised | Repatriated | RefusedRepatriation | Deceased | Escaped | Missing
+            Hospitalised
+                | Repatriated
+                | Released
+                | RefusedRepatriation
+                | Deceased
+                | Escaped
+                | Missing
         ),
         RefusedRepatriation => matches!(
             to,
@@ -355,6 +373,21 @@ mod tests {
             check_transition(ReservedForExchange, RefusedRepatriation, false),
             Ok(())
         );
+    }
+
+    #[test]
+    fn an_exchange_repatriates_service_members_and_releases_civilians() {
+        assert_eq!(Category::ServiceMember.status_on_handover(), Repatriated);
+        assert_eq!(Category::Civilian.status_on_handover(), Released);
+        // A reserved person may be handed over from the reservation or from hospital.
+        for category in [Category::ServiceMember, Category::Civilian] {
+            for from in [ReservedForExchange, Hospitalised] {
+                assert_eq!(
+                    check_transition(from, category.status_on_handover(), false),
+                    Ok(())
+                );
+            }
+        }
     }
 
     #[test]

@@ -2,7 +2,11 @@
 //! into domain values (`convert`), applies the rules (`domain`), and hands one `WriteBatch` to
 //! the store. Replays of a request id are answered from the stored first response.
 
-use std::{collections::HashSet, pin::Pin, sync::Arc};
+use std::{
+    collections::{HashMap, HashSet},
+    pin::Pin,
+    sync::Arc,
+};
 
 use futures::Stream;
 use homeward_kit::{
@@ -50,6 +54,9 @@ const IMPORT_CHUNK: usize = 500;
 const IMPORT_WRITERS: usize = 3;
 const MAX_IMPORT_ERRORS: usize = 1_000;
 const MAX_BATCH_IDS: usize = 5_000;
+/// Ids per BatchGetPersons: fewer than the writes take, as each answer is a full record.
+const MAX_BATCH_GET: usize = 1_000;
+const NOT_AN_ID: &str = "not a person id (UUID)";
 
 type Result<T, E = RegistryError> = std::result::Result<T, E>;
 
@@ -378,6 +385,52 @@ impl Registry {
             next_page_token: page.next_token(rows.len(), rows.last().map(|(seq, _)| *seq)),
             persons: rows.iter().map(|(_, p)| convert::person_to_pb(p)).collect(),
         })
+    }
+
+    async fn batch_get_persons(
+        &self,
+        who: &Principal,
+        req: pb::BatchGetPersonsRequest,
+    ) -> Result<pb::BatchGetPersonsResponse> {
+        who.require_any(READERS)?;
+        if req.ids.len() > MAX_BATCH_GET {
+            return Err(invalid(
+                "ids",
+                format!("at most {MAX_BATCH_GET} ids per call"),
+            ));
+        }
+        let mut check = Check::default();
+        // Each person once, at the first position asked for, with the id as the caller wrote it
+        // so that a missing one can be matched back.
+        let mut wanted: Vec<(Uuid, &str)> = Vec::with_capacity(req.ids.len());
+        let mut seen = HashSet::new();
+        for (i, id) in req.ids.iter().enumerate() {
+            match Uuid::parse_str(id.trim()) {
+                Ok(uuid) if seen.insert(uuid) => wanted.push((uuid, id)),
+                Ok(_) => {}
+                Err(_) => check.fail(format!("ids[{i}]"), NOT_AN_ID),
+            }
+        }
+        check.into_result(()).map_err(RegistryError::Invalid)?;
+        let mut response = pb::BatchGetPersonsResponse::default();
+        if wanted.is_empty() {
+            return Ok(response);
+        }
+        let uuids: Vec<Uuid> = wanted.iter().map(|(uuid, _)| *uuid).collect();
+        let found: HashMap<Uuid, Person> = self
+            .store
+            .get_persons(&uuids)
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p))
+            .collect();
+        for (uuid, id) in wanted {
+            match found.get(&uuid) {
+                Some(person) => response.persons.push(convert::person_to_pb(person)),
+                None => response.missing_ids.push(id.to_string()),
+            }
+        }
+        Ok(response)
     }
 
     async fn search_persons(
@@ -953,13 +1006,15 @@ impl Registry {
             "exchange.repatriate",
             occurred_at_us,
             |p| {
+                let to = p.identity.category.status_on_handover();
+                check_transition(p.status, to, false)?;
                 let mut next = p.clone();
-                next.status = Status::Repatriated;
+                next.status = to;
                 next.reserved_for = None;
                 next.status_before_reservation = None;
                 Ok(Some((
                     next,
-                    blank_entry(Status::Repatriated),
+                    blank_entry(to),
                     Reservation::Release(exchange.clone()),
                 )))
             },
@@ -1330,7 +1385,7 @@ fn invalid(field: &str, description: impl Into<String>) -> RegistryError {
 }
 
 fn parse_id(field: &str, id: &str) -> Result<Uuid> {
-    Uuid::parse_str(id.trim()).map_err(|_| invalid(field, "not a person id (UUID)"))
+    Uuid::parse_str(id.trim()).map_err(|_| invalid(field, NOT_AN_ID))
 }
 
 fn exchange_id(id: &str) -> Result<String> {
@@ -1579,6 +1634,15 @@ impl RegistryService for Registry {
             }
             .await,
         )
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn batch_get_persons(
+        &self,
+        r: Request<pb::BatchGetPersonsRequest>,
+    ) -> std::result::Result<Response<pb::BatchGetPersonsResponse>, GrpcStatus> {
+        let who = principal(&r)?;
+        respond(self.batch_get_persons(&who, r.into_inner()).await)
     }
 
     #[tracing::instrument(skip_all)]
