@@ -2,7 +2,7 @@
 SHELL := bash
 CARGO ?= cargo
 
-.PHONY: help run test lint fmt proto-lint build bench bench-quick eval eval-data clean
+.PHONY: help run test lint fmt proto-lint build demo bench bench-exchange bench-quick eval eval-data clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -29,9 +29,17 @@ proto-lint: ## Lint and build the protobuf contracts with buf (installed from np
 build: ## Build every binary
 	$(CARGO) build --workspace
 
-bench: ## Registry benchmarks on PostgreSQL (figures in docs/BENCHMARKS.md)
+demo: ## Replay a 1,000-for-1,000 exchange's first phase (390 for 390) against a running `make run`
+	$(CARGO) run --quiet -p homeward-story --bin homeward-demo
+
+bench: ## Registry and exchange benchmarks on PostgreSQL (docs/BENCHMARKS.md, docs/EXCHANGE_BENCH.md)
 	./scripts/ensure-postgres.sh
 	$(CARGO) run --release -p homeward-bench --bin registry-bench -- --report docs/BENCHMARKS.md
+	$(CARGO) run --release -p homeward-bench --bin exchange-bench -- --report docs/EXCHANGE_BENCH.md
+
+bench-exchange: ## A 1,000-for-1,000 phase timed from lists to frozen and from completion to registry updated
+	./scripts/ensure-postgres.sh
+	$(CARGO) run --release -p homeward-bench --bin exchange-bench -- --report docs/EXCHANGE_BENCH.md
 
 bench-quick: ## The benchmarks at toy sizes, as a smoke test
 	./scripts/ensure-postgres.sh

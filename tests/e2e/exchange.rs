@@ -1398,6 +1398,73 @@ async fn replayed_request_ids_return_the_first_result_and_write_nothing(backend:
     assert_eq!(denied.code(), Code::PermissionDenied);
 }
 
+/// The story `make demo` tells, at a small size: a substitution caught and amended, two
+/// refusals, one person who does not appear.
+async fn the_demo_story_ends_in_a_partial_completion_with_every_status_right(backend: Backend) {
+    let world = World::start(backend).await;
+    let registry = world.registry.as_ref().expect("registry").addr;
+    let exchange = world.exchange.as_ref().expect("exchange").addr;
+    let services = homeward_story::Services::connect(
+        &format!("http://{registry}"),
+        &format!("http://{exchange}"),
+    )
+    .await
+    .expect("clients");
+    let plan = homeward_story::Plan {
+        per_party: 24,
+        civilians: 8,
+        women: 2,
+        concurrency: 4,
+        ..homeward_story::Plan::may_2025()
+    };
+    let mut lines = Vec::new();
+    let ending = homeward_story::play(&services, &plan, |line| lines.push(line))
+        .await
+        .expect("the story plays");
+    assert_eq!(
+        ending.phase.state,
+        ex::PhaseState::PartiallyCompleted as i32
+    );
+    assert_eq!(
+        ending.first_reconciliation.suspected_substitutions, 1,
+        "{:?}",
+        ending.first_reconciliation
+    );
+    assert_eq!(ending.final_reconciliation.paired, 48);
+    assert!(ending.caught.is_some());
+    let count = |status: reg::PersonStatus| {
+        ending
+            .statuses
+            .iter()
+            .find(|(s, _)| *s == status)
+            .map(|(_, n)| *n)
+            .unwrap_or(0)
+    };
+    assert_eq!(count(reg::PersonStatus::RefusedRepatriation), 2);
+    assert_eq!(
+        count(reg::PersonStatus::Captured),
+        1,
+        "the person who did not appear is back to captured"
+    );
+    assert_eq!(
+        count(reg::PersonStatus::Repatriated) + count(reg::PersonStatus::Released),
+        45
+    );
+    assert_eq!(
+        count(reg::PersonStatus::Released),
+        16,
+        "civilians are released"
+    );
+    let text = homeward_story::render(&ending);
+    assert!(text.contains("substitution caught"), "{text}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("lists frozen: 48 people reserved")),
+        "{lines:?}"
+    );
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -1421,4 +1488,5 @@ on_both_backends!(
     a_freeze_interrupted_by_a_stopped_registry_and_exchange_finishes_after_restart,
     a_completion_interrupted_halfway_ends_as_an_undisturbed_one,
     replayed_request_ids_return_the_first_result_and_write_nothing,
+    the_demo_story_ends_in_a_partial_completion_with_every_status_right,
 );

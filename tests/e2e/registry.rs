@@ -925,6 +925,54 @@ async fn oversized_requests_are_refused_and_write_nothing(backend: Backend) {
     registry.stop().await;
 }
 
+async fn the_same_reservation_sent_twice_at_once_answers_both_alike(backend: Backend) {
+    let db = Database::fresh(backend).await;
+    let registry = RunningRegistry::start(&db, 0).await;
+    let mut client = registry
+        .client_as(&[Role::Registrar, Role::ExchangeOfficer])
+        .await;
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        ids.push(
+            create(&mut client, person("Мельник", "Тарас", 1960 + i))
+                .await
+                .id,
+        );
+    }
+    // A retry racing the original: same request id, same body, sent together several times.
+    let request = pb::ReservePersonsRequest {
+        request_id: "phase-7:freeze:1".into(),
+        exchange_id: "phase-7".into(),
+        person_ids: ids.clone(),
+    };
+    let calls = (0..4).map(|_| {
+        let mut c = client.clone();
+        let r = request.clone();
+        async move { c.reserve_persons(r).await.map(|r| r.into_inner()) }
+    });
+    let answers = futures::future::join_all(calls).await;
+    let first = answers[0].as_ref().expect("reserved").clone();
+    for answer in &answers {
+        assert_eq!(answer.as_ref().expect("every copy answered"), &first);
+    }
+    let history = client
+        .get_person_history(pb::GetPersonHistoryRequest {
+            person_id: ids[0].clone(),
+            page_size: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("history")
+        .into_inner()
+        .changes;
+    let reserved = history
+        .iter()
+        .filter(|c| c.status == pb::PersonStatus::ReservedForExchange as i32)
+        .count();
+    assert_eq!(reserved, 1, "reserved once");
+    registry.stop().await;
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -1299,6 +1347,7 @@ on_both_backends!(
     bad_input_gets_details_and_writes_nothing,
     status_changes_follow_the_rules_and_keep_history,
     reservations_are_all_or_nothing_and_release_restores_status,
+    the_same_reservation_sent_twice_at_once_answers_both_alike,
     watch_resumes_after_a_restart_without_gaps_or_duplicates,
     requests_without_a_valid_token_are_refused,
     search_finds_a_person_across_scripts_and_audit_verifies,

@@ -1,15 +1,15 @@
-//! Parsing of the values a registrar types: enum words, partial dates, durations, timestamps and
-//! name variants. The same parsers serve flags and CSV cells, so a word that works on the command
+//! Parsing of the values a registrar or an exchange officer types: enum words, partial dates,
+//! durations, timestamps, name variants and quota lines. The same parsers serve flags and CSV cells, so a word that works on the command
 //! line works in an import file too.
 //!
 //! These check form only (is it a date, is it a known word); whether a record makes sense is the
-//! registry's decision, and this module must never second-guess it.
+//! service's decision, and this module must never second-guess it.
 
 use std::time::Duration;
 
 use clap::ValueEnum;
 use homeward_kit::auth::Role;
-use homeward_proto::{common::v1 as common, registry::v1 as pb};
+use homeward_proto::{common::v1 as common, exchange::v1 as xpb, registry::v1 as pb};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -184,6 +184,149 @@ impl From<RoleArg> for Role {
     }
 }
 
+/// Which of a party's two lists: the people it asks back, or the people it hands over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListKindArg {
+    Request,
+    Offer,
+}
+
+impl From<ListKindArg> for xpb::ListKind {
+    fn from(k: ListKindArg) -> Self {
+        match k {
+            ListKindArg::Request => Self::Request,
+            ListKindArg::Offer => Self::Offer,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PhaseStateArg {
+    Draft,
+    Negotiating,
+    ListsFrozen,
+    InHandover,
+    Completed,
+    PartiallyCompleted,
+    Cancelled,
+}
+
+impl From<PhaseStateArg> for xpb::PhaseState {
+    fn from(s: PhaseStateArg) -> Self {
+        match s {
+            PhaseStateArg::Draft => Self::Draft,
+            PhaseStateArg::Negotiating => Self::Negotiating,
+            PhaseStateArg::ListsFrozen => Self::ListsFrozen,
+            PhaseStateArg::InHandover => Self::InHandover,
+            PhaseStateArg::Completed => Self::Completed,
+            PhaseStateArg::PartiallyCompleted => Self::PartiallyCompleted,
+            PhaseStateArg::Cancelled => Self::Cancelled,
+        }
+    }
+}
+
+/// The outcomes of a reconciliation item; `substitution` and `review` are short for the two that
+/// must be reviewed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutcomeArg {
+    Paired,
+    UnmatchedRequest,
+    UnmatchedOffer,
+    #[value(alias = "substitution")]
+    SuspectedSubstitution,
+    #[value(alias = "review")]
+    NeedsReview,
+}
+
+impl From<OutcomeArg> for xpb::ReconciliationOutcome {
+    fn from(o: OutcomeArg) -> Self {
+        match o {
+            OutcomeArg::Paired => Self::Paired,
+            OutcomeArg::UnmatchedRequest => Self::UnmatchedRequest,
+            OutcomeArg::UnmatchedOffer => Self::UnmatchedOffer,
+            OutcomeArg::SuspectedSubstitution => Self::SuspectedSubstitution,
+            OutcomeArg::NeedsReview => Self::NeedsReview,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConsentArg {
+    Willing,
+    Refuses,
+}
+
+impl From<ConsentArg> for xpb::ConsentDecision {
+    fn from(c: ConsentArg) -> Self {
+        match c {
+            ConsentArg::Willing => Self::Willing,
+            ConsentArg::Refuses => Self::Refuses,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HoldBackReasonArg {
+    CriminalProceedings,
+    UnfitToTravel,
+    NotAvailable,
+    Other,
+}
+
+impl From<HoldBackReasonArg> for xpb::HoldBackReason {
+    fn from(r: HoldBackReasonArg) -> Self {
+        match r {
+            HoldBackReasonArg::CriminalProceedings => Self::CriminalProceedings,
+            HoldBackReasonArg::UnfitToTravel => Self::UnfitToTravel,
+            HoldBackReasonArg::NotAvailable => Self::NotAvailable,
+            HoldBackReasonArg::Other => Self::Other,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckResultArg {
+    Verified,
+    Mismatch,
+    NotOnList,
+    Missing,
+}
+
+impl From<CheckResultArg> for xpb::HandoverCheckResult {
+    fn from(r: CheckResultArg) -> Self {
+        match r {
+            CheckResultArg::Verified => Self::Verified,
+            CheckResultArg::Mismatch => Self::Mismatch,
+            CheckResultArg::NotOnList => Self::NotOnList,
+            CheckResultArg::Missing => Self::Missing,
+        }
+    }
+}
+
+/// How identity was established at the handover; `document` and `photo` are short forms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckMethodArg {
+    #[value(alias = "document")]
+    IdentityDocument,
+    #[value(alias = "photo")]
+    PhotoComparison,
+    Fingerprints,
+    Interview,
+    Recognition,
+}
+
+impl From<CheckMethodArg> for xpb::IdentityCheckMethod {
+    fn from(m: CheckMethodArg) -> Self {
+        match m {
+            CheckMethodArg::IdentityDocument => Self::IdentityDocument,
+            CheckMethodArg::PhotoComparison => Self::PhotoComparison,
+            CheckMethodArg::Fingerprints => Self::Fingerprints,
+            CheckMethodArg::Interview => Self::Interview,
+            CheckMethodArg::Recognition => Self::Recognition,
+        }
+    }
+}
+
 /// Parses one of the words of a value enum, ignoring case; the error lists the accepted words.
 pub fn enum_word<T: ValueEnum>(value: &str) -> Result<T, String> {
     T::from_str(value.trim(), true).map_err(|_| {
@@ -320,6 +463,110 @@ pub fn confidence(value: &str) -> Result<f64, String> {
     }
 }
 
+const QUOTA_FORM: &str = "write key=value pairs joined by commas, such as \
+     party=UA,category=service-member,sex=female,age=18-60,count=3; only count is required";
+
+/// One quota line: `key=value` pairs joined by commas, from `party` (empty: each party alike),
+/// `category`, `sex`, `age` (see [`age_band`]) and `count`, which is required. A key left out
+/// means any; a line with only a count is a party's total.
+pub fn quota(value: &str) -> Result<xpb::Quota, String> {
+    let value = value.trim();
+    let bad = |why: String| format!("`{value}` is not a quota line: {why} ({QUOTA_FORM})");
+    let mut quota = xpb::Quota::default();
+    let mut count = None;
+    let mut seen: Vec<String> = Vec::new();
+    for pair in value.split(',') {
+        let pair = pair.trim();
+        let Some((key, v)) = pair.split_once('=') else {
+            return Err(bad(if pair.is_empty() {
+                "it has an empty part".into()
+            } else {
+                format!("`{pair}` has no `=`")
+            }));
+        };
+        let (key, v) = (key.trim().to_lowercase(), v.trim());
+        if seen.contains(&key) {
+            return Err(bad(format!("`{key}` is given twice")));
+        }
+        if v.is_empty() {
+            return Err(bad(format!("`{key}` has no value")));
+        }
+        match key.as_str() {
+            "party" => quota.party = v.to_string(),
+            "category" => {
+                let c = enum_word::<CategoryArg>(v).map_err(|e| bad(format!("category {e}")))?;
+                quota.category = common::PersonCategory::from(c) as i32;
+            }
+            "sex" => {
+                let s = enum_word::<SexArg>(v).map_err(|e| bad(format!("sex {e}")))?;
+                quota.sex = common::Sex::from(s) as i32;
+            }
+            // The age error shows its own forms; the quota form after it would bury them.
+            "age" => {
+                quota.age_band =
+                    Some(age_band(v).map_err(|e| format!("`{value}` is not a quota line: {e}"))?)
+            }
+            "count" => {
+                let n = v
+                    .parse::<u32>()
+                    .map_err(|_| bad(format!("count `{v}` is not a whole number of people")))?;
+                count = Some(n);
+            }
+            other => {
+                return Err(bad(format!(
+                    "`{other}` is not a quota key: the keys are party, category, sex, age and count"
+                )));
+            }
+        }
+        seen.push(key);
+    }
+    quota.count = count.ok_or_else(|| bad("it has no count".into()))?;
+    Ok(quota)
+}
+
+/// The oldest age a band may name; anything above is a typing error.
+const MAX_AGE: u32 = 150;
+
+/// An age band in completed years, both ends included: `18-60`; `60-` or `60+` for 60 and
+/// older; `-17` for up to 17.
+pub fn age_band(value: &str) -> Result<xpb::AgeBand, String> {
+    let value = value.trim();
+    let bad = |why: &str| {
+        format!(
+            "age `{value}` is not an age band: {why} (write 18-60, 60+ for 60 and older, or -17 for up to 17)"
+        )
+    };
+    let (low, high) = if let Some(low) = value.strip_suffix('+') {
+        (low, "")
+    } else {
+        value
+            .split_once('-')
+            .ok_or_else(|| bad("it needs a range, such as 65-65 for one age"))?
+    };
+    let age = |part: &str| -> Result<Option<u32>, String> {
+        let part = part.trim();
+        if part.is_empty() {
+            return Ok(None);
+        }
+        match part.parse::<u32>() {
+            Ok(n) if n <= MAX_AGE => Ok(Some(n)),
+            Ok(_) => Err(bad(&format!("ages are at most {MAX_AGE}"))),
+            Err(_) => Err(bad(&format!("`{part}` is not a whole number of years"))),
+        }
+    };
+    let (min, max) = (age(low)?, age(high)?);
+    match (min, max) {
+        (None, None) => Err(bad("it names no age")),
+        // The contract reads an upper bound of 0 as "none", so it cannot be asked for.
+        (_, Some(0)) => Err(bad("an upper age of 0 cannot be given")),
+        (Some(min), Some(max)) if min > max => Err(bad("the lower age is above the upper one")),
+        (min, max) => Ok(xpb::AgeBand {
+            min_age: min.unwrap_or_default(),
+            max_age: max.unwrap_or_default(),
+        }),
+    }
+}
+
 /// A yes/no cell; empty means no.
 pub fn flag(value: &str) -> Result<bool, String> {
     match value.trim().to_lowercase().as_str() {
@@ -438,6 +685,76 @@ mod tests {
         assert_eq!(confidence(" 1 "), Ok(1.0));
         for bad in ["0", "0.0", "-0.5", "1.01", "NaN", "inf", "high", ""] {
             assert!(confidence(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_quota_line_with_only_a_count_is_a_total_for_each_party() {
+        let q = quota("count=1000").unwrap();
+        assert_eq!(
+            q,
+            xpb::Quota {
+                count: 1000,
+                ..Default::default()
+            }
+        );
+        assert_eq!(q.age_band, None);
+    }
+
+    #[test]
+    fn quota_keys_come_in_any_order_and_take_the_flag_words() {
+        let q = quota(" Party=UA , sex=F, category=service_member, count=3 ").unwrap();
+        assert_eq!(q.party, "UA");
+        assert_eq!(q.sex, common::Sex::Female as i32);
+        assert_eq!(q.category, common::PersonCategory::ServiceMember as i32);
+        assert_eq!(q.count, 3);
+        let q = quota("category=civilian,count=120").unwrap();
+        assert_eq!(q.category, common::PersonCategory::Civilian as i32);
+        assert_eq!(q.party, "");
+    }
+
+    #[test]
+    fn age_bands_take_a_range_an_open_end_or_an_upper_limit() {
+        let band = |min_age, max_age| Some(xpb::AgeBand { min_age, max_age });
+        assert_eq!(quota("age=18-60,count=5").unwrap().age_band, band(18, 60));
+        assert_eq!(quota("age=60+,count=5").unwrap().age_band, band(60, 0));
+        assert_eq!(quota("age=60-,count=5").unwrap().age_band, band(60, 0));
+        assert_eq!(quota("age=-17,count=5").unwrap().age_band, band(0, 17));
+        assert_eq!(quota("age=65-65,count=1").unwrap().age_band, band(65, 65));
+    }
+
+    #[test]
+    fn misshapen_quota_lines_are_refused_with_the_form_to_use() {
+        for (bad, says) in [
+            ("", "empty part"),
+            ("count=", "`count` has no value"),
+            ("party=UA", "no count"),
+            ("count=1000,", "empty part"),
+            ("count=-3", "not a whole number"),
+            ("count=3.5", "not a whole number"),
+            ("count=99999999999", "not a whole number"),
+            ("count=1,count=2", "given twice"),
+            ("colour=red,count=1", "`colour` is not a quota key"),
+            ("category=soldier,count=1", "service-member, civilian"),
+            ("sex=x,count=1", "male, female"),
+            ("1000", "no `=`"),
+        ] {
+            let err = quota(bad).expect_err(bad);
+            assert!(err.contains(says), "{bad}: {err}");
+            assert!(err.contains("only count is required"), "{bad}: {err}");
+        }
+        for (bad, says) in [
+            ("age=65,count=1", "needs a range"),
+            ("age=60-18,count=1", "lower age is above"),
+            ("age=-,count=1", "names no age"),
+            ("age=0-0,count=1", "upper age of 0"),
+            ("age=18-200,count=1", "at most 150"),
+            ("age=x-20,count=1", "`x` is not a whole number"),
+            ("age=18-20-30,count=1", "not a whole number"),
+        ] {
+            let err = quota(bad).expect_err(bad);
+            assert!(err.contains(says), "{bad}: {err}");
+            assert!(err.contains("write 18-60, 60+"), "{bad}: {err}");
         }
     }
 

@@ -1,12 +1,18 @@
-//! `homewardctl audit`: checks of the registry's hash-chained audit log.
+//! `homewardctl audit` and `homewardctl exchange audit`: checks of a service's hash-chained audit
+//! log. Both services answer the same question in the same shape, so one verb serves both.
 //!
 //! A broken chain is a failed command (exit 1) after the result is printed, so a cron job or CI
 //! step notices it.
 
 use clap::{Args, Subcommand};
-use homeward_proto::registry::v1 as pb;
+use homeward_proto::{exchange::v1 as exchange_pb, registry::v1 as registry_pb};
 
-use crate::{Context, error::CliError, output, view::AuditView};
+use crate::{
+    Context,
+    error::{CliError, Service},
+    output,
+    view::AuditView,
+};
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
@@ -24,22 +30,41 @@ pub struct VerifyArgs {
     anchor_hash: Option<String>,
 }
 
-pub async fn run(command: AuditCommand, ctx: &Context) -> Result<(), CliError> {
+/// Runs `command` against the audit log of `service`.
+pub async fn run(command: AuditCommand, ctx: &Context, service: Service) -> Result<(), CliError> {
     match command {
-        AuditCommand::Verify(a) => verify(a, ctx).await,
+        AuditCommand::Verify(a) => verify(a, ctx, service).await,
     }
 }
 
-async fn verify(a: VerifyArgs, ctx: &Context) -> Result<(), CliError> {
-    let mut client = ctx.registry()?;
-    let response = client
-        .verify_audit_log(pb::VerifyAuditLogRequest {
-            anchor_sequence: a.anchor_sequence.unwrap_or_default(),
-            anchor_hash: a.anchor_hash.unwrap_or_default(),
-        })
-        .await?
-        .into_inner();
-    let verification = response.verification.unwrap_or_default();
+async fn verify(a: VerifyArgs, ctx: &Context, service: Service) -> Result<(), CliError> {
+    let (anchor_sequence, anchor_hash) = (
+        a.anchor_sequence.unwrap_or_default(),
+        a.anchor_hash.unwrap_or_default(),
+    );
+    let verification = match service {
+        Service::Registry => {
+            ctx.registry()?
+                .verify_audit_log(registry_pb::VerifyAuditLogRequest {
+                    anchor_sequence,
+                    anchor_hash,
+                })
+                .await?
+                .into_inner()
+                .verification
+        }
+        Service::Exchange => {
+            ctx.exchange()?
+                .verify_audit_log(exchange_pb::VerifyAuditLogRequest {
+                    anchor_sequence,
+                    anchor_hash,
+                })
+                .await?
+                .into_inner()
+                .verification
+        }
+    }
+    .unwrap_or_default();
     let view = AuditView::from(&verification);
     output::show(ctx.output, &view)?;
     if view.intact {
@@ -51,8 +76,10 @@ async fn verify(a: VerifyArgs, ctx: &Context) -> Result<(), CliError> {
         Ok(())
     } else {
         Err(CliError::Failed(format!(
-            "the audit log is broken at entry {}: {}",
-            view.first_bad_sequence, view.problem
+            "the {}'s audit log is broken at entry {}: {}",
+            service.name(),
+            view.first_bad_sequence,
+            view.problem
         )))
     }
 }

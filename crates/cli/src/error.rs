@@ -2,12 +2,44 @@
 //! field the server refused, and what to do next. Exit codes: 1 when the call or check failed,
 //! 2 when the input was refused before anything was sent (as clap does for bad flags).
 //!
-//! Errors are printed to stderr only, so `--output json` on stdout stays parseable.
+//! Errors are printed to stderr only, so `--output json` on stdout stays parseable. A hint names
+//! the service the command talked to, its address and the flag that changes it.
 
 use std::{fmt, process::ExitCode};
 
 use tonic::Code;
 use tonic_types::StatusExt;
+
+/// A service homewardctl talks to: what a hint calls it and how its address is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Registry,
+    Exchange,
+}
+
+impl Service {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Registry => "registry",
+            Self::Exchange => "exchange service",
+        }
+    }
+
+    /// The flag and the environment variable that set the service's address.
+    pub fn address_setting(self) -> &'static str {
+        match self {
+            Self::Registry => "--registry or HOMEWARD_REGISTRY_URL",
+            Self::Exchange => "--exchange-url or HOMEWARD_EXCHANGE_URL",
+        }
+    }
+
+    pub fn example_url(self) -> &'static str {
+        match self {
+            Self::Registry => "http://127.0.0.1:50051",
+            Self::Exchange => "http://127.0.0.1:50052",
+        }
+    }
+}
 
 #[derive(Debug)]
 pub enum CliError {
@@ -61,8 +93,9 @@ impl CliError {
         }
     }
 
-    /// The full report for a person at a terminal: error, details, hint.
-    pub fn report(&self, registry: &str) -> String {
+    /// The full report for a person at a terminal: error, details, hint. `service` at `url` is
+    /// the service the command talked to.
+    pub fn report(&self, service: Service, url: &str) -> String {
         match self {
             Self::Input(message) => format!("error: {message}"),
             Self::Failed(message) => format!("error: {message}"),
@@ -70,8 +103,22 @@ impl CliError {
                 status,
                 request_id,
                 retry_flags,
-            } => rpc_report(status, request_id.as_deref(), retry_flags, registry),
+            } => rpc_report(status, request_id.as_deref(), retry_flags, service, url),
         }
+    }
+}
+
+/// `value` as one shell word, so a retry hint can be pasted as it is: etags are often quoted
+/// strings (`"2"`), which a shell would otherwise strip.
+pub fn shell_word(value: &str) -> String {
+    let plain = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:/=+@".contains(c));
+    if plain {
+        value.to_string()
+    } else {
+        format!("'{}'", value.replace('\'', r"'\''"))
     }
 }
 
@@ -100,7 +147,8 @@ fn rpc_report(
     status: &tonic::Status,
     request_id: Option<&str>,
     retry_flags: &str,
-    registry: &str,
+    service: Service,
+    url: &str,
 ) -> String {
     let code = status.code();
     let mut out = format!("error: {}: {}", code_name(code), status.message());
@@ -133,7 +181,7 @@ fn rpc_report(
     let hint = reason
         .and_then(reason_hint)
         .map(String::from)
-        .or_else(|| hint(code, registry));
+        .or_else(|| hint(code, service, url));
     if let Some(hint) = hint {
         out.push_str(&format!("\nhint: {hint}"));
     }
@@ -159,12 +207,48 @@ fn reason_hint(reason: &str) -> Option<&'static str> {
             "a person reserved for an exchange cannot be merged: have the exchange officer take them \
              off that exchange (or wait until it is completed or cancelled), then merge again"
         }
+        "LIST_VERSION_MOVED" => {
+            "another version of that list was submitted meanwhile: look at it with \
+             `homewardctl exchange list versions <phase-id>` and `list compare`, then submit \
+             against it with --base-version and a new --request-id"
+        }
+        "RECONCILIATION_STALE" | "RECONCILIATION_NOT_LATEST" => {
+            "a list changed after that reconciliation: run `homewardctl exchange reconcile \
+             <phase-id>` again and review and freeze the new one"
+        }
+        "OPEN_REVIEWS" => {
+            "list the items still to decide with `homewardctl exchange reconciliation show <id> \
+             --open`, decide each with `homewardctl exchange review`, then freeze again"
+        }
+        "COUNTS_DO_NOT_BALANCE" => {
+            "see the counts with `homewardctl exchange counts <phase-id>`; amend the lists, or, when \
+             both parties accept the imbalance, freeze with --imbalance-reason TEXT"
+        }
+        "PARTIAL_HANDOVER" => {
+            "see who was not handed over with `homewardctl exchange report <phase-id>`; to record \
+             a partial exchange, complete with --allow-partial and a --note saying why"
+        }
+        "HOLD_BACK_NOT_INFORMED" => {
+            "tell the other side of each hold-back and record it with `homewardctl exchange \
+             hold-back-update <id> --phase <phase-id> --informed`; `homewardctl exchange \
+             hold-backs <phase-id>` lists them"
+        }
+        "CONSENT_MISSING" | "NO_CONSENT" => {
+            "nobody is handed over without a recorded wish to return: record the interview with \
+             `homewardctl exchange consent <phase-id> --party P --reference REF --willing|--refuses \
+             --interviewer NAME`"
+        }
+        "NOT_RECONCILED" => {
+            "reconcile the phase's lists first: `homewardctl exchange reconcile <phase-id>`"
+        }
         _ => return None,
     })
 }
 
 /// What to do next, per code.
-fn hint(code: Code, registry: &str) -> Option<String> {
+fn hint(code: Code, service: Service, url: &str) -> Option<String> {
+    let name = service.name();
+    let exchange = service == Service::Exchange;
     Some(match code {
         Code::Unauthenticated => {
             "mint a token with `homewardctl token mint --dev --subject me --role admin --party UA` \
@@ -176,18 +260,39 @@ fn hint(code: Code, registry: &str) -> Option<String> {
                 .into()
         }
         Code::Unavailable => format!(
-            "is the registry running? `make run` (this client talks to {registry}; change it with --registry \
-             or HOMEWARD_REGISTRY_URL)"
+            "is the {name} running? `make run` (this client talks to {url}; change it with {})",
+            service.address_setting()
         ),
         Code::InvalidArgument => "correct the fields listed above and run the command again".into(),
+        Code::NotFound if exchange => "check the id; `homewardctl agreement list` and \
+             `homewardctl exchange phase list` show agreements and phases"
+            .into(),
         Code::NotFound => {
             "check the id; `homewardctl person search <name>` finds persons by name".into()
+        }
+        Code::AlreadyExists if exchange => {
+            "the record already exists: `homewardctl exchange phase get <phase-id>` shows the phase \
+             and what it holds"
+                .into()
         }
         Code::AlreadyExists => {
             "the record already exists: look it up with `homewardctl person search`".into()
         }
+        Code::FailedPrecondition if exchange => {
+            "the phase's current state does not allow this (the message above says why): \
+             `homewardctl exchange phase get <phase-id>` shows its state, `homewardctl exchange \
+             counts <phase-id>` its counts and `homewardctl exchange reconciliation show <id> \
+             --open` the reviews still open"
+                .into()
+        }
         Code::FailedPrecondition => {
             "the record's current state does not allow this; see `homewardctl person history <id>`"
+                .into()
+        }
+        Code::Aborted if exchange => {
+            "the record changed meanwhile, another list version was submitted, or the request id \
+             was used for something else: read it again (`homewardctl exchange list versions \
+             <phase-id>` for lists, then --base-version) and retry with a new --request-id"
                 .into()
         }
         Code::Aborted => {
@@ -199,10 +304,10 @@ fn hint(code: Code, registry: &str) -> Option<String> {
             "the call took too long; retry it with the same --request-id".into()
         }
         Code::Unimplemented => {
-            format!("the server at {registry} does not offer this call: is it the registry?")
+            format!("the server at {url} does not offer this call: is it the {name}?")
         }
-        Code::Internal => "the registry failed; give the error id above to its operators".into(),
-        Code::ResourceExhausted => "the registry is overloaded; wait a little and retry".into(),
+        Code::Internal => format!("the {name} failed; give the error id above to its operators"),
+        Code::ResourceExhausted => format!("the {name} is overloaded; wait a little and retry"),
         _ => return None,
     })
 }
@@ -248,7 +353,7 @@ mod tests {
         details.set_error_info("INVALID_ARGUMENT", "homeward.registry", HashMap::new());
         let status =
             tonic::Status::with_error_details(Code::InvalidArgument, "invalid request", details);
-        let report = CliError::from(status).report("http://x");
+        let report = CliError::from(status).report(Service::Registry, "http://x");
         assert!(
             report.starts_with("error: INVALID_ARGUMENT: invalid request"),
             "{report}"
@@ -269,7 +374,7 @@ mod tests {
     fn an_unreachable_registry_names_the_address_and_the_request_id_to_retry_with() {
         let err =
             CliError::from(tonic::Status::unavailable("tcp connect error")).with_request_id("r-1");
-        let report = err.report("http://127.0.0.1:1");
+        let report = err.report(Service::Registry, "http://127.0.0.1:1");
         assert!(report.contains("--request-id r-1"), "{report}");
         assert!(report.contains("make run"), "{report}");
         assert!(report.contains("http://127.0.0.1:1"), "{report}");
@@ -279,7 +384,8 @@ mod tests {
 
     #[test]
     fn a_missing_token_points_at_token_mint() {
-        let report = CliError::from(tonic::Status::unauthenticated("missing token")).report("u");
+        let report = CliError::from(tonic::Status::unauthenticated("missing token"))
+            .report(Service::Registry, "u");
         assert!(report.contains("homewardctl token mint --dev"), "{report}");
         assert!(report.contains("HOMEWARD_TOKEN"), "{report}");
     }
@@ -303,20 +409,80 @@ mod tests {
             ("RESERVED_FOR_EXCHANGE", "exchange officer"),
         ];
         for (reason, advice) in cases {
-            let report = refused(reason, "refused").report("u");
+            let report = refused(reason, "refused").report(Service::Registry, "u");
             assert!(report.contains(&format!("reason: {reason}")), "{report}");
             assert!(report.contains("\nhint: "), "{report}");
             assert!(report.contains(advice), "{reason}: {report}");
             assert!(!report.contains("person history"), "{reason}: {report}");
         }
-        let other = refused("INVALID_STATUS_TRANSITION", "refused").report("u");
+        let other = refused("INVALID_STATUS_TRANSITION", "refused").report(Service::Registry, "u");
         assert!(other.contains("homewardctl person history"), "{other}");
+    }
+
+    #[test]
+    fn exchange_errors_name_the_exchange_service_its_address_and_its_commands() {
+        let report = CliError::from(tonic::Status::unavailable("tcp connect error"))
+            .report(Service::Exchange, "http://127.0.0.1:50052");
+        assert!(
+            report.contains("is the exchange service running?"),
+            "{report}"
+        );
+        assert!(report.contains("http://127.0.0.1:50052"), "{report}");
+        assert!(report.contains("--exchange-url"), "{report}");
+        let report = CliError::from(tonic::Status::not_found("phase x not found"))
+            .report(Service::Exchange, "u");
+        assert!(
+            report.contains("homewardctl exchange phase list"),
+            "{report}"
+        );
+        assert!(!report.contains("person search"), "{report}");
+        let report = CliError::from(tonic::Status::failed_precondition("open reviews"))
+            .report(Service::Exchange, "u");
+        assert!(
+            report.contains("homewardctl exchange phase get"),
+            "{report}"
+        );
+        assert!(!report.contains("person history"), "{report}");
+    }
+
+    #[test]
+    fn exchange_refusals_name_the_command_that_resolves_them() {
+        let refused = |reason: &str| {
+            let mut details = ErrorDetails::new();
+            details.set_error_info(reason, "homeward.exchange", HashMap::new());
+            CliError::from(tonic::Status::with_error_details(
+                Code::FailedPrecondition,
+                "refused",
+                details,
+            ))
+            .report(Service::Exchange, "u")
+        };
+        for (reason, advice) in [
+            ("OPEN_REVIEWS", "reconciliation show <id> --open"),
+            ("COUNTS_DO_NOT_BALANCE", "--imbalance-reason"),
+            ("PARTIAL_HANDOVER", "--allow-partial"),
+            ("HOLD_BACK_NOT_INFORMED", "--informed"),
+            ("CONSENT_MISSING", "exchange consent"),
+            ("RECONCILIATION_STALE", "exchange reconcile"),
+            ("LIST_VERSION_MOVED", "--base-version"),
+        ] {
+            let report = refused(reason);
+            assert!(report.contains(advice), "{reason}: {report}");
+        }
+    }
+
+    #[test]
+    fn values_in_a_retry_hint_survive_being_pasted_into_a_shell() {
+        assert_eq!(shell_word("abc-1"), "abc-1");
+        assert_eq!(shell_word("\"2\""), "'\"2\"'");
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+        assert_eq!(shell_word(""), "''");
     }
 
     #[test]
     fn a_retry_repeats_the_flags_the_command_filled_in_itself() {
         let err = CliError::from(tonic::Status::unavailable("gone")).with_retry("r-1", "--etag 7");
-        let report = err.report("u");
+        let report = err.report(Service::Registry, "u");
         assert!(
             report.contains("retry with --request-id r-1 --etag 7 so"),
             "{report}"

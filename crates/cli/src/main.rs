@@ -1,10 +1,13 @@
 //! `homewardctl`: the Homeward admin client. It mints tokens, registers and imports persons,
 //! records status changes, matches lists and merges duplicates, and verifies the audit log,
-//! talking gRPC to the registry.
+//! talking gRPC to the registry; and it records exchange agreements and runs their phases (lists,
+//! reconciliation, consent, hold-backs, the handover and its report), talking to the exchange
+//! service.
 //!
-//! One module per noun (`token`, `person`, `audit`), one function per verb. Results go to stdout
+//! One module per noun (`token`, `person`, `audit`, `agreement`, `exchange`), one function per
+//! verb. Results go to stdout
 //! as tables or `--output json`; errors go to stderr with a hint. The client holds no state and
-//! never writes personal data anywhere but stdout.
+//! never writes personal data anywhere but stdout, and the file a manifest is asked to go to.
 
 #![forbid(unsafe_code)]
 
@@ -12,6 +15,7 @@ mod args;
 mod audit;
 mod client;
 mod error;
+mod exchange;
 mod output;
 mod person;
 mod token;
@@ -21,7 +25,10 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::{error::CliError, output::OutputFormat};
+use crate::{
+    error::{CliError, Service},
+    output::OutputFormat,
+};
 
 const GLOBAL: &str = "Global options";
 
@@ -42,6 +49,15 @@ struct Cli {
         default_value = "http://127.0.0.1:50051"
     )]
     registry: String,
+    /// Address of the exchange service.
+    #[arg(
+        long,
+        global = true,
+        help_heading = GLOBAL,
+        env = "HOMEWARD_EXCHANGE_URL",
+        default_value = "http://127.0.0.1:50052"
+    )]
+    exchange_url: String,
     /// Bearer token for the services (see `homewardctl token mint`).
     #[arg(long, global = true, help_heading = GLOBAL, env = "HOMEWARD_TOKEN", hide_env_values = true)]
     token: Option<String>,
@@ -64,11 +80,29 @@ enum Command {
     /// The registry's audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Exchange agreements between two parties: record, look up, list.
+    #[command(subcommand)]
+    Agreement(exchange::agreement::AgreementCommand),
+    /// Exchange phases: lists, reconciliation, consent, hold-backs, the handover, its report and
+    /// manifest, the event stream and the audit log.
+    #[command(subcommand)]
+    Exchange(exchange::ExchangeCommand),
 }
 
-/// What every command may need: where the registry is, the token and the output format.
+impl Command {
+    /// The service the command talks to, which its error hints name.
+    fn service(&self) -> Service {
+        match self {
+            Self::Agreement(_) | Self::Exchange(_) => Service::Exchange,
+            Self::Token(_) | Self::Person(_) | Self::Audit(_) => Service::Registry,
+        }
+    }
+}
+
+/// What every command may need: where the services are, the token and the output format.
 pub struct Context {
     registry_url: String,
+    exchange_url: String,
     token: Option<String>,
     pub output: OutputFormat,
 }
@@ -77,10 +111,21 @@ impl Context {
     pub fn registry(&self) -> Result<client::Registry, CliError> {
         client::registry(&self.registry_url, self.token.as_deref())
     }
+
+    pub fn exchange(&self) -> Result<client::Exchange, CliError> {
+        client::exchange(&self.exchange_url, self.token.as_deref())
+    }
+
+    fn url(&self, service: Service) -> &str {
+        match service {
+            Service::Registry => &self.registry_url,
+            Service::Exchange => &self.exchange_url,
+        }
+    }
 }
 
-/// The request id of a mutation: the registry does a request at most once per id, so a retry
-/// with the same id cannot register a person twice.
+/// The request id of a mutation: a service does a request at most once per id, so a retry with
+/// the same id cannot register a person, or submit a list, twice.
 #[derive(Debug, Args)]
 pub struct RequestId {
     /// Idempotency key of this change; reuse it to retry safely [default: a fresh UUID v4].
@@ -101,18 +146,22 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let ctx = Context {
         registry_url: cli.registry,
+        exchange_url: cli.exchange_url,
         token: cli.token,
         output: cli.output,
     };
+    let service = cli.command.service();
     let result = match cli.command {
         Command::Token(c) => token::run(c, ctx.output),
         Command::Person(c) => person::run(c, &ctx).await,
-        Command::Audit(c) => audit::run(c, &ctx).await,
+        Command::Audit(c) => audit::run(c, &ctx, Service::Registry).await,
+        Command::Agreement(c) => exchange::agreement::run(c, &ctx).await,
+        Command::Exchange(c) => exchange::run(c, &ctx).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            output::note(&e.report(&ctx.registry_url));
+            output::note(&e.report(service, ctx.url(service)));
             e.exit_code()
         }
     }
@@ -144,5 +193,25 @@ mod tests {
         .unwrap();
         assert_eq!(cli.output, OutputFormat::Json);
         assert_eq!(cli.registry, "http://r:1");
+    }
+
+    #[test]
+    fn the_exchange_address_is_a_global_flag_and_its_commands_name_the_exchange_in_hints() {
+        let cli = Cli::try_parse_from([
+            "homewardctl",
+            "exchange",
+            "phase",
+            "get",
+            "ph1",
+            "--exchange-url",
+            "http://x:2",
+        ])
+        .unwrap();
+        assert_eq!(cli.exchange_url, "http://x:2");
+        assert_eq!(cli.command.service(), Service::Exchange);
+        let cli = Cli::try_parse_from(["homewardctl", "agreement", "get", "a1"]).unwrap();
+        assert_eq!(cli.command.service(), Service::Exchange);
+        let cli = Cli::try_parse_from(["homewardctl", "audit", "verify"]).unwrap();
+        assert_eq!(cli.command.service(), Service::Registry);
     }
 }

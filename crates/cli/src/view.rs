@@ -3,9 +3,11 @@
 //! (`service-member`, `hospitalised`), times as RFC 3339 in UTC, partial dates as YYYY[-MM[-DD]].
 //!
 //! Only what the server sent is shown; nothing is derived here that a script might mistake for
-//! registry data.
+//! registry data. The exchange's views live in `view::exchange`.
 
-use homeward_proto::{common::v1 as common, registry::v1 as pb};
+pub mod exchange;
+
+use homeward_proto::{common::v1 as common, exchange::v1 as xpb, registry::v1 as pb};
 use serde::Serialize;
 use time::{OffsetDateTime, macros::format_description};
 
@@ -38,6 +40,14 @@ enum_words! {
     reliability_word: common::Reliability, "RELIABILITY_";
     script_word: common::Script, "SCRIPT_";
     document_word: common::DocumentType, "DOCUMENT_TYPE_";
+    phase_state_word: xpb::PhaseState, "PHASE_STATE_";
+    list_kind_word: xpb::ListKind, "LIST_KIND_";
+    outcome_word: xpb::ReconciliationOutcome, "RECONCILIATION_OUTCOME_";
+    review_decision_word: xpb::ReviewDecision, "REVIEW_DECISION_";
+    consent_word: xpb::ConsentDecision, "CONSENT_DECISION_";
+    hold_back_reason_word: xpb::HoldBackReason, "HOLD_BACK_REASON_";
+    check_result_word: xpb::HandoverCheckResult, "HANDOVER_CHECK_RESULT_";
+    check_method_word: xpb::IdentityCheckMethod, "IDENTITY_CHECK_METHOD_";
 }
 
 pub fn date_text(d: Option<&common::PartialDate>) -> Option<String> {

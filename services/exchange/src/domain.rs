@@ -62,6 +62,26 @@ pub struct Quota {
 }
 
 impl Quota {
+    /// Who the line counts, in words: "service members", "women aged 18-60", "everyone".
+    pub fn describe(&self) -> String {
+        let mut words = Vec::new();
+        match (self.category, self.sex) {
+            (Some(c), Some(Sex::Female)) => words.push(format!("women {}", c.name())),
+            (Some(c), Some(Sex::Male)) => words.push(format!("men {}", c.name())),
+            (Some(c), _) => words.push(c.name().to_string()),
+            (None, Some(Sex::Female)) => words.push("women".into()),
+            (None, Some(Sex::Male)) => words.push("men".into()),
+            (None, _) => words.push("everyone".into()),
+        }
+        if let Some(band) = self.age_band {
+            words.push(match band.max {
+                Some(max) => format!("aged {}-{max}", band.min),
+                None => format!("aged {} and over", band.min),
+            });
+        }
+        words.join(" ")
+    }
+
     /// Whether a person handed over by `party` counts on this line. A person of unknown sex or
     /// age never counts on a line that asks for one: they are shown as unaccounted instead.
     pub fn covers(&self, party: &str, person: &Counted) -> bool {
@@ -264,13 +284,10 @@ pub fn check_counts(
             };
             if !line.is_met() {
                 check.imbalances.push(format!(
-                    "{party}: {counted} of {} on quota line {}{}",
+                    "{party}: {counted} of {} on quota line {} ({})",
                     quota.count,
                     i + 1,
-                    quota
-                        .category
-                        .map(|c| format!(" ({})", c.name()))
-                        .unwrap_or_default()
+                    quota.describe()
                 ));
             }
             check.lines.push(line);

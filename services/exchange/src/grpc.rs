@@ -1419,9 +1419,9 @@ impl Exchange {
             ),
         ];
         docs.extend(
-            items.iter().map(|i| {
-                DocWrite::new(Table::ReconciliationItems, i.id(), &rid, i.outcome.tag(), i)
-            }),
+            items
+                .iter()
+                .map(|i| DocWrite::new(Table::ReconciliationItems, i.id(), &rid, i.tag(), i)),
         );
         let batch = WriteBatch {
             docs,
@@ -1513,16 +1513,17 @@ impl Exchange {
                 .map(|p| (p.id.clone(), p))
                 .collect()
         };
-        let by_ref = |entries: &[Entry], reference: &str| {
-            entries.iter().find(|e| e.reference == reference).cloned()
-        };
+        let requests: HashMap<&str, &Entry> =
+            requests.iter().map(|e| (e.reference.as_str(), e)).collect();
+        let offers: HashMap<&str, &Entry> =
+            offers.iter().map(|e| (e.reference.as_str(), e)).collect();
         for item in items {
-            let request = by_ref(requests, &item.request_reference);
-            let offer = by_ref(offers, &item.offer_reference);
+            let request = requests.get(item.request_reference.as_str()).copied();
+            let offer = offers.get(item.offer_reference.as_str()).copied();
             item.traits = Some(traits(
                 item.person_id.and_then(|p| persons.get(&p.to_string())),
-                request.as_ref(),
-                offer.as_ref(),
+                request,
+                offer,
             ));
         }
         Ok(())
@@ -1556,11 +1557,10 @@ impl Exchange {
                 ExchangeError::invalid("outcome", "not a reconciliation outcome")
             })?),
         };
-        let tag = outcome.map(Outcome::tag);
         let page = Page::from_request(
             req.page_size,
             &req.page_token,
-            &format!("items:{rid}:{tag:?}:{}", req.open_reviews_only),
+            &format!("items:{rid}:{outcome:?}:{}", req.open_reviews_only),
         )?;
         let rows = self
             .store
@@ -1568,7 +1568,7 @@ impl Exchange {
                 Table::ReconciliationItems,
                 &Filter {
                     parent: &rid,
-                    tag,
+                    tag: None,
                     after: page.after,
                     limit: page.limit(),
                 },
@@ -1577,7 +1577,9 @@ impl Exchange {
         let mut items = Vec::new();
         for row in &rows {
             let item: Item = row.decode()?;
-            if !req.open_reviews_only || item.open_review() {
+            if outcome.is_none_or(|o| o == item.outcome)
+                && (!req.open_reviews_only || item.open_review())
+            {
                 items.push(convert::item_to_pb(&item));
             }
         }
@@ -1811,7 +1813,7 @@ impl Exchange {
                     Table::ReconciliationItems,
                     item.record.id(),
                     &rid,
-                    item.record.outcome.tag(),
+                    item.record.tag(),
                     &item.record,
                 )
                 .replacing(item.version),

@@ -94,6 +94,22 @@ impl Ledger {
     }
 }
 
+fn transfer(item: Item) -> Transfer {
+    Transfer {
+        offer: EntryKey {
+            party: item.handing_party.clone(),
+            kind: ListKind::Offer,
+            reference: item.offer_reference.clone(),
+        },
+        request: EntryKey {
+            party: item.receiving_party.clone(),
+            kind: ListKind::Request,
+            reference: item.request_reference.clone(),
+        },
+        item,
+    }
+}
+
 impl Exchange {
     /// The reconciliation a phase's transfers come from: the frozen one once lists are frozen,
     /// the latest one before.
@@ -110,19 +126,7 @@ impl Exchange {
                 .into_iter()
                 .map(|l| l.record)
                 .filter(Item::transfers)
-                .map(|item| Transfer {
-                    offer: EntryKey {
-                        party: item.handing_party.clone(),
-                        kind: ListKind::Offer,
-                        reference: item.offer_reference.clone(),
-                    },
-                    request: EntryKey {
-                        party: item.receiving_party.clone(),
-                        kind: ListKind::Request,
-                        reference: item.request_reference.clone(),
-                    },
-                    item,
-                })
+                .map(transfer)
                 .collect(),
         };
         let pid = phase.id.to_string();
@@ -297,22 +301,100 @@ impl Exchange {
             .map_err(Into::into)
     }
 
-    /// The registry person an entry resolves to: named by it, or by the phase's pairing.
-    async fn person_of(
+    /// The reviewed pair an entry belongs to, in the phase's frozen or latest reconciliation.
+    pub(crate) async fn transfer_of(
         &self,
         phase: &Phase,
         key: &EntryKey,
-        entry: &Entry,
-    ) -> Result<Option<Uuid>> {
-        if let Subject::Person(p) = entry.subject {
-            return Ok(Some(p));
+    ) -> Result<Option<Transfer>> {
+        let Some(reconciliation) = Self::ledger_reconciliation(phase) else {
+            return Ok(None);
+        };
+        let rid = reconciliation.to_string();
+        let tag = key.tag();
+        let filter = Filter {
+            tag: Some(&tag),
+            ..Filter::all_of(&rid)
+        };
+        for stored in self.store.list(Table::ReconciliationItems, &filter).await? {
+            let item: Item = stored.decode()?;
+            if item.transfers() {
+                return Ok(Some(transfer(item)));
+            }
         }
-        let ledger = self.ledger(phase).await?;
-        Ok(ledger
-            .transfers
-            .iter()
-            .find(|t| t.offer == *key || t.request == *key)
-            .and_then(|t| t.item.person_id))
+        Ok(None)
+    }
+
+    /// The entry `key` names and the registry person it resolves to. A paired entry is found
+    /// through its pair; any other is looked up in its list.
+    async fn resolve_entry(&self, phase: &Phase, key: &EntryKey) -> Result<Option<Uuid>> {
+        if let Some(t) = self.transfer_of(phase, key).await? {
+            return Ok(t.item.person_id);
+        }
+        let entry = self.find_entry(phase, key).await?;
+        Ok(match entry.subject {
+            Subject::Person(p) => Some(p),
+            Subject::Identity(_) => None,
+        })
+    }
+
+    /// The consent that counts for a transfer: recorded against its offer entry, or else its
+    /// request entry.
+    async fn latest_consent(&self, phase: Uuid, t: &Transfer) -> Result<Option<Consent>> {
+        for key in [&t.offer, &t.request] {
+            let found = self
+                .latest_about(Table::Consents, phase, key, |c: &Consent| {
+                    c.superseded_by.is_none()
+                })
+                .await?;
+            if let Some(c) = found {
+                return Ok(Some(c.record));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The hold-back of an entry, unless lifted.
+    async fn active_hold_back(&self, phase: Uuid, key: &EntryKey) -> Result<Option<HoldBack>> {
+        let pid = phase.to_string();
+        let filter = Filter {
+            tag: Some("active"),
+            ..Filter::all_of(&pid)
+        };
+        for stored in self.store.list(Table::HoldBacks, &filter).await? {
+            let h: HoldBack = stored.decode()?;
+            if h.entry == *key {
+                return Ok(Some(h));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The newest record of `table` about `key` that nothing superseded.
+    async fn latest_about<T: serde::de::DeserializeOwned>(
+        &self,
+        table: Table,
+        phase: Uuid,
+        key: &EntryKey,
+        current: impl Fn(&T) -> bool,
+    ) -> Result<Option<Loaded<T>>> {
+        let pid = phase.to_string();
+        let tag = key.tag();
+        let filter = Filter {
+            tag: Some(&tag),
+            ..Filter::all_of(&pid)
+        };
+        let mut found = None;
+        for stored in self.store.list(table, &filter).await? {
+            let record: T = stored.decode()?;
+            if current(&record) {
+                found = Some(Loaded {
+                    record,
+                    version: stored.version,
+                });
+            }
+        }
+        Ok(found)
     }
 
     pub(crate) async fn record_consent(
@@ -361,21 +443,13 @@ impl Exchange {
                 ),
             ));
         }
-        let entry = self.find_entry(&phase, &entry_key).await?;
-        let person_id = self.person_of(&phase, &entry_key, &entry).await?;
+        let person_id = self.resolve_entry(&phase, &entry_key).await?;
         let pid = phase.id.to_string();
         let previous: Option<Loaded<Consent>> = self
-            .store
-            .list(Table::Consents, &Filter::all_of(&pid))
-            .await?
-            .iter()
-            .filter_map(|s| {
-                Some(Loaded {
-                    record: s.decode::<Consent>().ok()?,
-                    version: s.version,
-                })
+            .latest_about(Table::Consents, phase.id, &entry_key, |c: &Consent| {
+                c.superseded_by.is_none()
             })
-            .find(|l| l.record.entry == entry_key && l.record.superseded_by.is_none());
+            .await?;
         let consent = Consent {
             id: Uuid::now_v7(),
             phase_id: phase.id,
@@ -394,20 +468,19 @@ impl Exchange {
             recorded_at_us: timestamp::now_micros(),
             superseded_by: None,
         };
-        let tag = if willing { "willing" } else { "refuses" };
+        let tag = entry_key.tag();
         let mut docs = vec![DocWrite::new(
             Table::Consents,
             consent.id.to_string(),
             &pid,
-            tag,
+            &tag,
             &consent,
         )];
         if let Some(prev) = previous {
             let mut old = prev.record.clone();
             old.superseded_by = Some(consent.id);
-            let old_tag = if old.willing { "willing" } else { "refuses" };
             docs.push(
-                DocWrite::new(Table::Consents, old.id.to_string(), &pid, old_tag, &old)
+                DocWrite::new(Table::Consents, old.id.to_string(), &pid, &tag, &old)
                     .replacing(prev.version),
             );
         }
@@ -446,16 +519,16 @@ impl Exchange {
     ) -> Result<pb::ListConsentRecordsResponse> {
         who.require_any(crate::grpc::READERS)?;
         let pid = parse_id("phase_id", &req.phase_id)?.to_string();
-        let tag = match pb::ConsentDecision::try_from(req.decision) {
+        let willing = match pb::ConsentDecision::try_from(req.decision) {
             Ok(pb::ConsentDecision::Unspecified) => None,
-            Ok(pb::ConsentDecision::Willing) => Some("willing"),
-            Ok(pb::ConsentDecision::Refuses) => Some("refuses"),
+            Ok(pb::ConsentDecision::Willing) => Some(true),
+            Ok(pb::ConsentDecision::Refuses) => Some(false),
             Err(_) => return Err(ExchangeError::invalid("decision", "willing or refuses")),
         };
         let page = Page::from_request(
             req.page_size,
             &req.page_token,
-            &format!("consents:{pid}:{tag:?}:{}", req.include_superseded),
+            &format!("consents:{pid}:{willing:?}:{}", req.include_superseded),
         )?;
         let rows = self
             .store
@@ -463,7 +536,7 @@ impl Exchange {
                 Table::Consents,
                 &Filter {
                     parent: &pid,
-                    tag,
+                    tag: None,
                     after: page.after,
                     limit: page.limit(),
                 },
@@ -472,7 +545,9 @@ impl Exchange {
         let mut consents = Vec::new();
         for row in &rows {
             let c: Consent = row.decode()?;
-            if req.include_superseded || c.superseded_by.is_none() {
+            if (req.include_superseded || c.superseded_by.is_none())
+                && willing.is_none_or(|w| w == c.willing)
+            {
                 consents.push(convert::consent_to_pb(&c));
             }
         }
@@ -538,7 +613,7 @@ impl Exchange {
                 ),
             ));
         }
-        let entry = self.find_entry(&phase, &entry_key).await?;
+        let person_id = self.resolve_entry(&phase, &entry_key).await?;
         let ledger = self.ledger(&phase).await?;
         if ledger
             .hold_backs
@@ -550,7 +625,6 @@ impl Exchange {
                 "this entry is already held back; update that hold-back instead",
             ));
         }
-        let person_id = self.person_of(&phase, &entry_key, &entry).await?;
         let now = timestamp::now_micros();
         let record = HoldBack {
             id: Uuid::now_v7(),
@@ -860,29 +934,29 @@ impl Exchange {
                 ),
             ));
         }
-        let ledger = self.ledger(&phase).await?;
-        let transfer =
-            match &entry_key {
-                None => None,
-                Some(k) => Some(ledger.transfers.iter().find(|t| t.offer == *k).ok_or_else(
-                    || {
-                        ExchangeError::refused(
-                            "NOT_ON_FROZEN_LIST",
-                            format!("{} is not a person the frozen lists hand over", k.tag()),
-                        )
-                    },
-                )?),
-            };
+        let transfer = match &entry_key {
+            None => None,
+            Some(k) => Some(self.transfer_of(&phase, k).await?.ok_or_else(|| {
+                ExchangeError::refused(
+                    "NOT_ON_FROZEN_LIST",
+                    format!("{} is not a person the frozen lists hand over", k.tag()),
+                )
+            })?),
+        };
         if result == CheckResult::Verified
-            && let Some(t) = transfer
+            && let Some(t) = &transfer
         {
-            if !ledger.consent(t).is_some_and(|c| c.willing) {
+            if !self
+                .latest_consent(phase.id, t)
+                .await?
+                .is_some_and(|c| c.willing)
+            {
                 return Err(ExchangeError::refused(
                     "NO_CONSENT",
                     "this person has no recorded will to return: nobody is transferred without it",
                 ));
             }
-            if ledger.held_back(t).is_some() {
+            if self.active_hold_back(phase.id, &t.offer).await?.is_some() {
                 return Err(ExchangeError::refused(
                     "HELD_BACK",
                     "this person is held back; lift the hold-back first",
@@ -894,7 +968,7 @@ impl Exchange {
             phase_id: phase.id,
             handing_party: handing_party.clone(),
             entry: entry_key.clone(),
-            person_id: transfer.and_then(|t| t.item.person_id),
+            person_id: transfer.as_ref().and_then(|t| t.item.person_id),
             result,
             presented,
             methods: c.methods.clone(),
@@ -908,36 +982,27 @@ impl Exchange {
             superseded_by: None,
         };
         let pid = phase.id.to_string();
+        let tag = record.tag();
         let mut docs = vec![DocWrite::new(
             Table::HandoverChecks,
             record.id.to_string(),
             &pid,
-            result.tag(),
+            &tag,
             &record,
         )];
         if let Some(k) = &entry_key
-            && ledger.checks.contains_key(k)
+            && let Some(previous) = self
+                .latest_about(Table::HandoverChecks, phase.id, k, |c: &HandoverCheck| {
+                    c.superseded_by.is_none()
+                })
+                .await?
         {
-            let stored = self
-                .store
-                .list(Table::HandoverChecks, &Filter::all_of(&pid))
-                .await?;
-            for s in stored {
-                let mut old: HandoverCheck = s.decode()?;
-                if old.entry.as_ref() == Some(k) && old.superseded_by.is_none() {
-                    old.superseded_by = Some(record.id);
-                    docs.push(
-                        DocWrite::new(
-                            Table::HandoverChecks,
-                            old.id.to_string(),
-                            &pid,
-                            old.result.tag(),
-                            &old,
-                        )
-                        .replacing(s.version),
-                    );
-                }
-            }
+            let mut old = previous.record;
+            old.superseded_by = Some(record.id);
+            docs.push(
+                DocWrite::new(Table::HandoverChecks, old.id.to_string(), &pid, &tag, &old)
+                    .replacing(previous.version),
+            );
         }
         let out = convert::check_to_pb(&record);
         let batch = WriteBatch {
@@ -975,19 +1040,18 @@ impl Exchange {
     ) -> Result<pb::ListHandoverChecksResponse> {
         who.require_any(crate::grpc::READERS)?;
         let pid = parse_id("phase_id", &req.phase_id)?.to_string();
-        let tag = match req.result {
+        let result = match req.result {
             0 => None,
             r => Some(
                 convert::result_from_pb(r)
-                    .ok_or_else(|| ExchangeError::invalid("result", "not a check result"))?
-                    .tag(),
+                    .ok_or_else(|| ExchangeError::invalid("result", "not a check result"))?,
             ),
         };
         let party = req.handing_party.trim().to_uppercase();
         let page = Page::from_request(
             req.page_size,
             &req.page_token,
-            &format!("checks:{pid}:{tag:?}:{party}:{}", req.include_superseded),
+            &format!("checks:{pid}:{result:?}:{party}:{}", req.include_superseded),
         )?;
         let rows = self
             .store
@@ -995,7 +1059,7 @@ impl Exchange {
                 Table::HandoverChecks,
                 &Filter {
                     parent: &pid,
-                    tag,
+                    tag: None,
                     after: page.after,
                     limit: page.limit(),
                 },
@@ -1006,6 +1070,7 @@ impl Exchange {
             let c: HandoverCheck = row.decode()?;
             if (req.include_superseded || c.superseded_by.is_none())
                 && (party.is_empty() || c.handing_party == party)
+                && result.is_none_or(|r| r == c.result)
             {
                 checks.push(convert::check_to_pb(&c));
             }

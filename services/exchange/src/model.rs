@@ -284,6 +284,25 @@ impl Item {
         item_id(self.reconciliation_id, self.number)
     }
 
+    /// The entry the item is found by: its offer entry, or its request entry when unmatched.
+    pub fn tag(&self) -> String {
+        if self.offer_reference.is_empty() {
+            EntryKey {
+                party: self.receiving_party.clone(),
+                kind: ListKind::Request,
+                reference: self.request_reference.clone(),
+            }
+            .tag()
+        } else {
+            EntryKey {
+                party: self.handing_party.clone(),
+                kind: ListKind::Offer,
+                reference: self.offer_reference.clone(),
+            }
+            .tag()
+        }
+    }
+
     pub fn open_review(&self) -> bool {
         self.outcome.must_review() && self.review.is_none()
     }
@@ -457,4 +476,14 @@ pub struct Tally {
     pub refused: u32,
     pub held_back: u32,
     pub seriously_ill_or_wounded: u32,
+}
+
+impl HandoverCheck {
+    /// The entry the check is found by; checks of unlisted people by their handing party.
+    pub fn tag(&self) -> String {
+        match &self.entry {
+            Some(entry) => entry.tag(),
+            None => format!("{}/unlisted", self.handing_party),
+        }
+    }
 }

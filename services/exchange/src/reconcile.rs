@@ -66,13 +66,18 @@ struct Proposal {
 /// party). Items come back without numbers or reconciliation id; each entry of both lists is
 /// in exactly one item.
 pub fn pair(request: &Side<'_>, offer: &Side<'_>, min_confidence: f64) -> Vec<Item> {
+    // Offer entries by the registry persons they may be, so each request entry meets only the
+    // offer entries it shares a candidate with.
+    let mut offered: HashMap<Uuid, Vec<(usize, &Candidate)>> = HashMap::new();
+    for (o, candidates) in offer.candidates.iter().enumerate() {
+        for c in candidates {
+            offered.entry(c.person).or_default().push((o, c));
+        }
+    }
     let mut proposals = Vec::new();
     for (r, r_candidates) in request.candidates.iter().enumerate() {
-        for (o, o_candidates) in offer.candidates.iter().enumerate() {
-            for rc in r_candidates {
-                let Some(oc) = o_candidates.iter().find(|oc| oc.person == rc.person) else {
-                    continue;
-                };
+        for rc in r_candidates {
+            for (o, oc) in offered.get(&rc.person).into_iter().flatten() {
                 let mut conflicts = rc.conflicts.clone();
                 conflicts.extend(
                     oc.conflicts
@@ -84,7 +89,7 @@ pub fn pair(request: &Side<'_>, offer: &Side<'_>, min_confidence: f64) -> Vec<It
                 explanation.extend(oc.explanation.iter().cloned());
                 proposals.push(Proposal {
                     request: r,
-                    offer: o,
+                    offer: *o,
                     person: rc.person,
                     confidence: rc.confidence.min(oc.confidence),
                     conflicts,
@@ -146,8 +151,8 @@ pub fn pair(request: &Side<'_>, offer: &Side<'_>, min_confidence: f64) -> Vec<It
             let mut explanation = Vec::new();
             let outcome = if contradicted {
                 explanation.push(format!(
-                    "the entries look alike but {} contradict: the person offered may not be the person requested",
-                    p.conflicts.join(", ")
+                    "the names agree but the {} differ: the person offered may not be the person requested",
+                    p.conflicts.join(" and ")
                 ));
                 Outcome::SuspectedSubstitution
             } else if twice {

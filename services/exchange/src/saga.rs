@@ -366,7 +366,7 @@ impl Exchange {
                     Table::HandoverChecks,
                     check.id.to_string(),
                     &pid,
-                    check.result.tag(),
+                    check.tag(),
                     &check,
                 ));
                 outcome = EntryOutcome::DidNotAppear;
@@ -478,9 +478,36 @@ impl Exchange {
             let Some(pending) = current.record.pending.clone() else {
                 return Ok(());
             };
-            let phase = &current.record;
-            let id = phase.id;
-            let outcome = match &pending {
+            let outcome = self.in_registry(current.record.id, &pending).await;
+            let write = match outcome {
+                Ok(()) => self.finish_step(&current, &pending),
+                Err(ExchangeError::RegistryRefused(why))
+                    if matches!(pending, Pending::Freeze { .. }) =>
+                {
+                    // All or nothing: the registry reserved nobody. The phase stays negotiating.
+                    let mut batch = self.abandon_step(&current, &why);
+                    self.write_step(&mut batch).await?;
+                    return Err(ExchangeError::RegistryRefused(why));
+                }
+                Err(e) => return Err(e),
+            };
+            let mut batch = write;
+            match self.write_step(&mut batch).await {
+                Ok(()) => return Ok(()),
+                // Someone else finished it meanwhile: look again.
+                Err(ExchangeError::Store(homeward_kit::StoreError::Conflict)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The pending step's registry calls, retried a few times over a second when the registry
+    /// answers that it is busy or briefly away (a retry racing the original, a restart).
+    async fn in_registry(&self, id: Uuid, pending: &Pending) -> Result<()> {
+        let mut delay = Duration::from_millis(100);
+        let mut attempts = 0;
+        loop {
+            let outcome = match pending {
                 Pending::Freeze {
                     attempt,
                     person_ids,
@@ -508,24 +535,13 @@ impl Exchange {
                         .await
                 }
             };
-            let write = match outcome {
-                Ok(()) => self.finish_step(&current, &pending),
-                Err(ExchangeError::RegistryRefused(why))
-                    if matches!(pending, Pending::Freeze { .. }) =>
-                {
-                    // All or nothing: the registry reserved nobody. The phase stays negotiating.
-                    let mut batch = self.abandon_step(&current, &why);
-                    self.write_step(&mut batch).await?;
-                    return Err(ExchangeError::RegistryRefused(why));
+            attempts += 1;
+            match outcome {
+                Err(e) if e.is_transient() && attempts < 4 => {
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
                 }
-                Err(e) => return Err(e),
-            };
-            let mut batch = write;
-            match self.write_step(&mut batch).await {
-                Ok(()) => return Ok(()),
-                // Someone else finished it meanwhile: look again.
-                Err(ExchangeError::Store(homeward_kit::StoreError::Conflict)) => continue,
-                Err(e) => return Err(e),
+                other => return other,
             }
         }
     }
@@ -772,6 +788,9 @@ impl Ledger {
     }
 }
 
+/// How old a pending step must be before the resumer takes it over.
+const RESUME_AFTER_US: i64 = 1_000_000;
+
 /// Finishes steps left pending by a stopped process, every `interval` until `stop`.
 pub fn spawn_resumer(exchange: Arc<Exchange>, interval: Duration, stop: CancellationToken) {
     tokio::spawn(async move {
@@ -779,6 +798,17 @@ pub fn spawn_resumer(exchange: Arc<Exchange>, interval: Duration, stop: Cancella
             match exchange.store.pending_phases().await {
                 Ok(ids) => {
                     for id in ids.iter().filter_map(|i| Uuid::parse_str(i).ok()) {
+                        // A step started moments ago is most likely still being driven by
+                        // the request that started it.
+                        match exchange.phase(&id.to_string()).await {
+                            Ok(p)
+                                if timestamp::now_micros() - p.record.updated_at_us
+                                    < RESUME_AFTER_US =>
+                            {
+                                continue;
+                            }
+                            _ => {}
+                        }
                         if let Err(e) = exchange.drive(id).await {
                             tracing::warn!(phase = %id, error = %e, "pending registry step not finished yet");
                         }

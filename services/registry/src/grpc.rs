@@ -160,6 +160,14 @@ impl Registry {
                     .await?
                     .ok_or(RegistryError::Store(StoreError::Conflict))
             }
+            Err(StoreError::Conflict) if batch.key.is_some() => {
+                // The same request, sent twice at once (a retry racing the original), changed
+                // the same persons first: answer with its result rather than a conflict.
+                let key = batch.key.as_ref().ok_or(StoreError::Conflict)?;
+                self.replayed(key)
+                    .await?
+                    .ok_or(RegistryError::Store(StoreError::Conflict))
+            }
             Err(e) => Err(e.into()),
         }
     }

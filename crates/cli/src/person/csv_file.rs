@@ -1,16 +1,23 @@
-//! CSV files of persons, shared by `person import` and `person match`: the header line names the
-//! columns, in any order, from the set a command knows; cells are read with the same parsers as
-//! the flags, so a word that works on the command line works in a file too.
+//! CSV files of persons, shared by `person import`, `person match` and `exchange list submit`:
+//! the header line names the columns, in any order, from the set a command knows; cells are read
+//! with the same parsers as the flags, so a word that works on the command line works in a file
+//! too.
 //!
 //! Line numbers are the file's own (the header is line 1), so every problem points at the line to
-//! fix. Like `args`, this checks form only; whether a record makes sense is the registry's call.
+//! fix. Like `args`, this checks form only; whether a record makes sense is the service's call.
 
-use std::{fs::File, io::BufReader, path::Path};
+use std::{
+    fs::File,
+    io::{BufReader, Read},
+    path::Path,
+};
 
 use clap::ValueEnum;
 use csv::StringRecord;
 use homeward_proto::common::v1 as common;
+use indicatif::ProgressBar;
 use serde::Serialize;
+use tonic_types::{FieldViolation, StatusExt};
 
 use crate::{
     args::{self, CategoryArg, SexArg},
@@ -22,9 +29,10 @@ use crate::{
 pub struct Schema {
     /// Every column, in the documented order.
     pub columns: &'static [&'static str],
-    /// Columns without which every row would be refused. A `family` or a `given` column is always
-    /// needed as well.
+    /// Columns without which every row would be refused.
     pub required: &'static [&'static str],
+    /// Columns of which the header needs at least one, such as `family` or `given`.
+    pub any_of: &'static [&'static str],
 }
 
 /// Where each column of a schema sits in one file.
@@ -72,8 +80,11 @@ impl Columns {
                 quoted(&missing)
             ));
         }
-        if !columns.has("family") && !columns.has("given") {
-            return Err("the header needs a `family` or a `given` column".into());
+        if !schema.any_of.is_empty() && !schema.any_of.iter().any(|c| columns.has(c)) {
+            return Err(format!(
+                "the header needs a {} column",
+                alternatives(schema.any_of)
+            ));
         }
         Ok(columns)
     }
@@ -97,6 +108,16 @@ impl Columns {
             record,
             problems: Vec::new(),
         }
+    }
+}
+
+/// "`a`, `b` or `c`".
+fn alternatives(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    match quoted.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
     }
 }
 
@@ -292,5 +313,122 @@ pub fn open(path: &Path, schema: &'static Schema) -> Result<Opened, CliError> {
         reader,
         columns,
         total_bytes,
+    })
+}
+
+/// Reads every record of a file through `row`: each value with the line it starts on, or every
+/// problem found in the file. A file that breaks midway ends the reading with that as its last
+/// problem. `progress` follows the bytes read.
+pub fn read_all<R: Read, T>(
+    mut records: csv::StringRecordsIntoIter<R>,
+    progress: &ProgressBar,
+    mut row: impl FnMut(&StringRecord) -> Result<T, Problems>,
+) -> Result<Vec<(u64, T)>, Vec<LocalError>> {
+    let mut values = Vec::new();
+    let mut problems = Vec::new();
+    while let Some(record) = records.next() {
+        progress.set_position(records.reader().position().byte());
+        let record = match record {
+            Ok(record) => record,
+            Err(e) if e.is_io_error() => {
+                let line = e.position().map(csv::Position::line).unwrap_or_default();
+                problems.push(LocalError::new(
+                    line,
+                    "",
+                    format!("the file could not be read from here on: {e}"),
+                ));
+                break;
+            }
+            Err(e) => {
+                problems.push(LocalError::of_record(&e));
+                continue;
+            }
+        };
+        let line = line_of(&record);
+        match row(&record) {
+            Ok(value) => values.push((line, value)),
+            Err(found) => problems.extend(
+                found
+                    .into_iter()
+                    .map(|(column, description)| LocalError::new(line, column, description)),
+            ),
+        }
+    }
+    if problems.is_empty() {
+        Ok(values)
+    } else {
+        Err(problems)
+    }
+}
+
+/// At most this many unreadable lines are listed; the rest are counted.
+const LISTED_PROBLEMS: usize = 20;
+
+/// The report of a file that cannot be sent as it is; `verb` names the command to run again.
+pub fn unreadable(path: &str, problems: &[LocalError], verb: &str) -> String {
+    let mut lines: Vec<u64> = problems.iter().map(|p| p.line).collect();
+    lines.dedup();
+    let count = match lines.len() {
+        1 => "1 line".to_string(),
+        n => format!("{n} lines"),
+    };
+    let mut out = format!(
+        "{path} has {count} that cannot be read; nothing was sent. Fix them and run the {verb} again:"
+    );
+    for p in problems.iter().take(LISTED_PROBLEMS) {
+        out.push_str(&format!("\n  {p}"));
+    }
+    if problems.len() > LISTED_PROBLEMS {
+        out.push_str(&format!(
+            "\n  ... and {} more problems",
+            problems.len() - LISTED_PROBLEMS
+        ));
+    }
+    out
+}
+
+/// Rewrites a service's `{list}[i].field` in a refused call, in its details and its message, as
+/// the file's line and column (`lines[i]` is the line of the i-th item sent), so the report
+/// points at what to fix.
+pub fn point_at_lines(status: tonic::Status, list: &str, lines: &[u64]) -> tonic::Status {
+    let mut details = status.get_error_details();
+    let Some(bad) = details.bad_request() else {
+        return status;
+    };
+    let mut renamed = Vec::new();
+    let violations: Vec<FieldViolation> = bad
+        .field_violations
+        .iter()
+        .map(|v| {
+            let mut v = v.clone();
+            if let Some(place) = line_and_column(&v.field, list, lines) {
+                renamed.push((std::mem::replace(&mut v.field, place.clone()), place));
+            }
+            v
+        })
+        .collect();
+    // Longest first, so `identities[1]` never rewrites part of `identities[12].unit`.
+    renamed.sort_by_key(|(field, _)| std::cmp::Reverse(field.len()));
+    let message = renamed
+        .iter()
+        .fold(status.message().to_string(), |m, (field, place)| {
+            m.replace(field.as_str(), place)
+        });
+    details.set_bad_request(violations);
+    tonic::Status::with_error_details(status.code(), message, details)
+}
+
+fn line_and_column(field: &str, list: &str, lines: &[u64]) -> Option<String> {
+    let rest = field.strip_prefix(list)?.strip_prefix('[')?;
+    let (index, rest) = rest.split_once(']')?;
+    let line = lines.get(index.parse::<usize>().ok()?)?;
+    // A file has one name per row, and its identity fields are columns of their own names.
+    let column = rest.trim_start_matches('.');
+    let column = column.strip_prefix("identity.").unwrap_or(column);
+    let column = column.strip_prefix("names[0].").unwrap_or(column);
+    Some(if column.is_empty() {
+        format!("line {line}")
+    } else {
+        format!("line {line}, column {column}")
     })
 }

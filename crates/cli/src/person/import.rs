@@ -77,6 +77,7 @@ pub const COLUMNS: [&str; 17] = [
 pub static SCHEMA: Schema = Schema {
     columns: &COLUMNS,
     required: &["category", "affiliated_party", "holding_party"],
+    any_of: &["family", "given"],
 };
 
 pub const LONG_ABOUT: &str = "\

@@ -11,7 +11,6 @@ use std::{io::Read, path::PathBuf};
 use clap::Args;
 use csv::StringRecord;
 use homeward_proto::{common::v1 as common, registry::v1 as pb};
-use tonic_types::{FieldViolation, StatusExt};
 
 use super::csv_file::{self, Columns, LocalError, Problems, Schema};
 use crate::{
@@ -37,14 +36,12 @@ pub const COLUMNS: [&str; 9] = [
 pub static SCHEMA: Schema = Schema {
     columns: &COLUMNS,
     required: &["reference"],
+    any_of: &["family", "given"],
 };
 
 /// Identities per call. The registry takes up to 5,000; smaller calls keep each one short and
 /// let the progress bar move.
 pub const BATCH: usize = 1_000;
-
-/// At most this many unreadable lines are listed; the rest are counted.
-const LISTED_PROBLEMS: usize = 20;
 
 pub const LONG_ABOUT: &str = "\
 Match a list of identities, as another party or a family wrote them, against the registry.
@@ -136,107 +133,25 @@ pub fn read_identities<R: Read>(
     records: csv::StringRecordsIntoIter<R>,
     columns: &Columns,
 ) -> Result<Vec<Entry>, Vec<LocalError>> {
-    let mut entries = Vec::new();
-    let mut problems = Vec::new();
-    for record in records {
-        let record = match record {
-            Ok(record) => record,
-            Err(e) if e.is_io_error() => {
-                let line = e.position().map(csv::Position::line).unwrap_or_default();
-                problems.push(LocalError::new(
-                    line,
-                    "",
-                    format!("the file could not be read from here on: {e}"),
-                ));
-                break;
-            }
-            Err(e) => {
-                problems.push(LocalError::of_record(&e));
-                continue;
-            }
-        };
-        let line = csv_file::line_of(&record);
-        match row_to_identity(columns, &record) {
-            Ok(identity) => entries.push(Entry { line, identity }),
-            Err(found) => problems.extend(
-                found
-                    .into_iter()
-                    .map(|(column, description)| LocalError::new(line, column, description)),
-            ),
-        }
-    }
-    if problems.is_empty() {
-        Ok(entries)
-    } else {
-        Err(problems)
-    }
+    let read = csv_file::read_all(records, &indicatif::ProgressBar::hidden(), |record| {
+        row_to_identity(columns, record)
+    })?;
+    Ok(read
+        .into_iter()
+        .map(|(line, identity)| Entry { line, identity })
+        .collect())
 }
 
 /// The report of a file that cannot be matched as it is.
 fn unreadable(path: &str, problems: &[LocalError]) -> String {
-    let mut lines: Vec<u64> = problems.iter().map(|p| p.line).collect();
-    lines.dedup();
-    let count = match lines.len() {
-        1 => "1 line".to_string(),
-        n => format!("{n} lines"),
-    };
-    let mut out = format!(
-        "{path} has {count} that cannot be read; nothing was sent. Fix them and run the match again:"
-    );
-    for p in problems.iter().take(LISTED_PROBLEMS) {
-        out.push_str(&format!("\n  {p}"));
-    }
-    if problems.len() > LISTED_PROBLEMS {
-        out.push_str(&format!(
-            "\n  ... and {} more problems",
-            problems.len() - LISTED_PROBLEMS
-        ));
-    }
-    out
+    csv_file::unreadable(path, problems, "match")
 }
 
 /// Rewrites the registry's `identities[i].field` in a refused batch, in its details and its
 /// message, as the file's line and column, so the report points at what to fix.
 pub fn point_at_lines(status: tonic::Status, batch: &[Entry]) -> tonic::Status {
-    let mut details = status.get_error_details();
-    let Some(bad) = details.bad_request() else {
-        return status;
-    };
-    let mut renamed = Vec::new();
-    let violations: Vec<FieldViolation> = bad
-        .field_violations
-        .iter()
-        .map(|v| {
-            let mut v = v.clone();
-            if let Some(place) = line_and_column(&v.field, batch) {
-                renamed.push((std::mem::replace(&mut v.field, place.clone()), place));
-            }
-            v
-        })
-        .collect();
-    // Longest first, so `identities[1]` never rewrites part of `identities[12].unit`.
-    renamed.sort_by_key(|(field, _)| std::cmp::Reverse(field.len()));
-    let message = renamed
-        .iter()
-        .fold(status.message().to_string(), |m, (field, place)| {
-            m.replace(field.as_str(), place)
-        });
-    details.set_bad_request(violations);
-    tonic::Status::with_error_details(status.code(), message, details)
-}
-
-fn line_and_column(field: &str, batch: &[Entry]) -> Option<String> {
-    let rest = field.strip_prefix("identities[")?;
-    let (index, rest) = rest.split_once(']')?;
-    let entry = batch.get(index.parse::<usize>().ok()?)?;
-    // The file has one name per identity; its parts are the columns of the same names.
-    let column = rest.trim_start_matches('.');
-    let column = column.strip_prefix("names[0].").unwrap_or(column);
-    Some(if column.is_empty() {
-        format!("line {}", entry.line)
-    } else {
-        format!("line {}, column {column}", entry.line)
-    })
+    let lines: Vec<u64> = batch.iter().map(|e| e.line).collect();
+    csv_file::point_at_lines(status, "identities", &lines)
 }
 
 /// Pairs each identity of a batch with its answer; the registry answers one per identity, in
@@ -320,7 +235,7 @@ pub async fn match_persons(a: MatchArgs, ctx: &Context) -> Result<(), CliError> 
 #[cfg(test)]
 mod tests {
     use tonic::Code;
-    use tonic_types::ErrorDetails;
+    use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
     use super::*;
     use crate::output::Render;
@@ -492,7 +407,8 @@ mod tests {
             "invalid request: identities[1].birth_date: in the future (and 2 more)",
             details,
         );
-        let report = CliError::from(point_at_lines(status, &batch)).report("u");
+        let report = CliError::from(point_at_lines(status, &batch))
+            .report(crate::error::Service::Registry, "u");
         assert!(
             report.starts_with(
                 "error: INVALID_ARGUMENT: invalid request: line 1003, column birth_date: in the future"

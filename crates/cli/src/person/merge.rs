@@ -11,7 +11,7 @@ use homeward_proto::registry::v1 as pb;
 use super::text;
 use crate::{
     Context, RequestId, args,
-    error::CliError,
+    error::{CliError, shell_word},
     output::{self, OutputFormat},
     view::{DuplicatePairView, DuplicatesView, MergedView, PersonView},
 };
@@ -114,7 +114,7 @@ pub async fn merge(a: MergeArgs, ctx: &Context) -> Result<(), CliError> {
             .into_inner()
             .person
             .unwrap_or_default();
-        let flags = format!("--etag {}", read.etag);
+        let flags = format!("--etag {}", shell_word(&read.etag));
         (read.etag, flags)
     } else {
         (given_etag, String::new())

@@ -3,7 +3,7 @@
 //! from its flags and shows the answer; validation of the record itself is left to the registry,
 //! which reports every refused field at once.
 
-mod csv_file;
+pub(crate) mod csv_file;
 mod import;
 mod matching;
 mod merge;

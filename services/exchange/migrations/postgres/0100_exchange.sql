@@ -21,6 +21,7 @@ CREATE TABLE phases (
     pending BOOLEAN NOT NULL DEFAULT FALSE
 );
 CREATE INDEX phases_by_agreement ON phases (parent, seq);
+CREATE INDEX phases_by_parent_tag ON phases (parent, tag, seq);
 CREATE INDEX phases_pending ON phases (pending) WHERE pending;
 
 -- id is "<phase id>/<party>/<kind>/<version>"; its uniqueness is what makes two concurrent
@@ -30,6 +31,7 @@ CREATE TABLE list_versions (
     version BIGINT NOT NULL, record TEXT NOT NULL
 );
 CREATE INDEX list_versions_by_phase ON list_versions (parent, seq);
+CREATE INDEX list_versions_by_parent_tag ON list_versions (parent, tag, seq);
 
 CREATE TABLE reconciliations (
     seq BIGSERIAL PRIMARY KEY, id TEXT NOT NULL UNIQUE, parent TEXT NOT NULL, tag TEXT NOT NULL,
@@ -42,21 +44,25 @@ CREATE TABLE reconciliation_items (
     version BIGINT NOT NULL, record TEXT NOT NULL
 );
 CREATE INDEX reconciliation_items_by_parent ON reconciliation_items (parent, seq);
+CREATE INDEX reconciliation_items_by_parent_tag ON reconciliation_items (parent, tag, seq);
 
 CREATE TABLE consents (
     seq BIGSERIAL PRIMARY KEY, id TEXT NOT NULL UNIQUE, parent TEXT NOT NULL, tag TEXT NOT NULL,
     version BIGINT NOT NULL, record TEXT NOT NULL
 );
 CREATE INDEX consents_by_phase ON consents (parent, seq);
+CREATE INDEX consents_by_parent_tag ON consents (parent, tag, seq);
 
 CREATE TABLE hold_backs (
     seq BIGSERIAL PRIMARY KEY, id TEXT NOT NULL UNIQUE, parent TEXT NOT NULL, tag TEXT NOT NULL,
     version BIGINT NOT NULL, record TEXT NOT NULL
 );
 CREATE INDEX hold_backs_by_phase ON hold_backs (parent, seq);
+CREATE INDEX hold_backs_by_parent_tag ON hold_backs (parent, tag, seq);
 
 CREATE TABLE handover_checks (
     seq BIGSERIAL PRIMARY KEY, id TEXT NOT NULL UNIQUE, parent TEXT NOT NULL, tag TEXT NOT NULL,
     version BIGINT NOT NULL, record TEXT NOT NULL
 );
 CREATE INDEX handover_checks_by_phase ON handover_checks (parent, seq);
+CREATE INDEX handover_checks_by_parent_tag ON handover_checks (parent, tag, seq);
