@@ -657,6 +657,26 @@ async fn a_whole_phase_from_lists_to_repatriation(backend: Backend) {
         report.tallies
     );
     assert!(report.exceptions.is_empty());
+    assert_eq!(
+        report.breakdown.iter().map(|b| b.count).sum::<u32>(),
+        2 * n as u32
+    );
+    assert!(report.breakdown.iter().all(|b| b.outcome == "handed over"));
+    let civilians: u32 = report
+        .breakdown
+        .iter()
+        .filter(|b| b.category == common::PersonCategory::Civilian as i32)
+        .map(|b| b.count)
+        .sum();
+    assert_eq!(civilians, 2, "one civilian each way");
+    assert_eq!(
+        report
+            .reconciliation
+            .as_ref()
+            .and_then(|r| r.summary)
+            .map(|s| s.paired),
+        Some(2 * n as u32)
+    );
     assert!(report.handed_over_counts.expect("counts").balanced);
     assert!(report.audit_head_sequence > 0);
     let agreement = world

@@ -888,6 +888,23 @@ pub fn render(ending: &Ending) -> String {
             out.push_str(&format!("    - {problem}\n"));
         }
     }
+    out.push_str("\n  by handing party, category, sex and outcome:\n");
+    for b in &r.breakdown {
+        let category = match b.category {
+            1 => "service member",
+            2 => "civilian",
+            _ => "unknown",
+        };
+        let sex = match b.sex {
+            1 => "male",
+            2 => "female",
+            _ => "unknown",
+        };
+        out.push_str(&format!(
+            "    {:<3} {category:<15} {sex:<7} {:<18} {:>5}\n",
+            b.handing_party, b.outcome, b.count
+        ));
+    }
     if let Some(item) = &ending.caught {
         out.push_str(&format!(
             "\n  substitution caught: request {} / offer {} — {}\n",

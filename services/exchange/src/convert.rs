@@ -162,7 +162,7 @@ fn category_from_pb(category: i32) -> Option<Category> {
     }
 }
 
-fn category_to_pb(category: Option<Category>) -> i32 {
+pub fn category_to_pb(category: Option<Category>) -> i32 {
     match category {
         Some(Category::ServiceMember) => common::PersonCategory::ServiceMember as i32,
         Some(Category::Civilian) => common::PersonCategory::Civilian as i32,
@@ -178,7 +178,7 @@ pub fn sex_from_pb(sex: i32) -> Sex {
     }
 }
 
-fn sex_to_pb(sex: Sex) -> i32 {
+pub fn sex_to_pb(sex: Sex) -> i32 {
     match sex {
         Sex::Male => common::Sex::Male as i32,
         Sex::Female => common::Sex::Female as i32,

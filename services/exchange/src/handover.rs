@@ -1146,6 +1146,17 @@ impl Exchange {
             o == EntryOutcome::HandedOver
         });
         let head = audit::verify(&self.store.db(), None).await?;
+        let reconciliation = match Self::ledger_reconciliation(&phase.record) {
+            None => None,
+            Some(id) => match self
+                .store
+                .get(Table::Reconciliations, &id.to_string())
+                .await?
+            {
+                None => None,
+                Some(stored) => Some(convert::reconciliation_to_pb(&stored.decode()?, false)),
+            },
+        };
         let mut exceptions: Vec<pb::HandoverCheck> = ledger
             .checks
             .values()
@@ -1179,7 +1190,37 @@ impl Exchange {
                 generate_time: convert::micros(timestamp::now_micros()),
                 audit_head_sequence: head.head_sequence,
                 audit_head_hash: head.head_hash,
+                reconciliation,
+                breakdown: breakdown(&ledger),
             }),
         })
     }
+}
+
+/// Everyone on the lists by handing party, category, sex and outcome, in a stable order.
+fn breakdown(ledger: &Ledger) -> Vec<pb::ReportBreakdown> {
+    let mut cells: std::collections::BTreeMap<(String, i32, i32, &'static str), u32> =
+        Default::default();
+    for t in &ledger.transfers {
+        let traits = t.item.traits.as_ref();
+        let key = (
+            t.item.handing_party.clone(),
+            convert::category_to_pb(traits.and_then(|x| x.category)),
+            convert::sex_to_pb(traits.map(|x| x.sex).unwrap_or(domain::Sex::Unknown)),
+            ledger.outcome(t).name(),
+        );
+        *cells.entry(key).or_default() += 1;
+    }
+    cells
+        .into_iter()
+        .map(
+            |((handing_party, category, sex, outcome), count)| pb::ReportBreakdown {
+                handing_party,
+                category,
+                sex,
+                outcome: outcome.to_string(),
+                count,
+            },
+        )
+        .collect()
 }
