@@ -98,7 +98,7 @@ mutations!(
 );
 
 pub struct Exchange {
-    pub(crate) store: Arc<dyn ExchangeStore>,
+    pub(crate) store: Arc<ExchangeStore>,
     pub(crate) feed: EventFeed,
     pub(crate) registry: RegistryClient,
 }
@@ -110,7 +110,7 @@ pub struct Loaded<T> {
 }
 
 impl Exchange {
-    pub fn new(store: Arc<dyn ExchangeStore>, feed: EventFeed, registry: RegistryClient) -> Self {
+    pub fn new(store: Arc<ExchangeStore>, feed: EventFeed, registry: RegistryClient) -> Self {
         Self {
             store,
             feed,
@@ -349,7 +349,7 @@ pub(crate) fn phase_doc(phase: &Phase, expected: Option<i64>) -> DocWrite {
         convert::state_tag(phase.state),
         phase,
     )
-    .pending(phase.pending.is_some());
+    .due(phase.pending.as_ref().map(|_| phase.updated_at_us));
     match expected {
         Some(v) => doc.replacing(v),
         None => doc,

@@ -795,20 +795,11 @@ const RESUME_AFTER_US: i64 = 1_000_000;
 pub fn spawn_resumer(exchange: Arc<Exchange>, interval: Duration, stop: CancellationToken) {
     tokio::spawn(async move {
         loop {
-            match exchange.store.pending_phases().await {
+            let until = timestamp::now_micros() - RESUME_AFTER_US;
+            match crate::store::pending_phases(&exchange.store, until).await {
                 Ok(ids) => {
+                    // A step started moments ago is left to the request that started it.
                     for id in ids.iter().filter_map(|i| Uuid::parse_str(i).ok()) {
-                        // A step started moments ago is most likely still being driven by
-                        // the request that started it.
-                        match exchange.phase(&id.to_string()).await {
-                            Ok(p)
-                                if timestamp::now_micros() - p.record.updated_at_us
-                                    < RESUME_AFTER_US =>
-                            {
-                                continue;
-                            }
-                            _ => {}
-                        }
                         if let Err(e) = exchange.drive(id).await {
                             tracing::warn!(phase = %id, error = %e, "pending registry step not finished yet");
                         }

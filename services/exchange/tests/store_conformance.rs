@@ -16,7 +16,7 @@ use homeward_kit::{
 use serde_json::{Value, json};
 
 struct Fixture {
-    store: Arc<dyn ExchangeStore>,
+    store: Arc<ExchangeStore>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -85,7 +85,7 @@ fn batch(docs: Vec<DocWrite>) -> WriteBatch {
 }
 
 /// Rows in one of the kit's tables (`outbox`, `audit_log`), read past the store on purpose.
-async fn rows(s: &dyn ExchangeStore, table: &'static str) -> i64 {
+async fn rows(s: &ExchangeStore, table: &'static str) -> i64 {
     let sql = sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"));
     match s.db() {
         Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap(),
@@ -93,7 +93,7 @@ async fn rows(s: &dyn ExchangeStore, table: &'static str) -> i64 {
     }
 }
 
-async fn record(s: &dyn ExchangeStore, table: Table, id: &str) -> Option<(i64, Value)> {
+async fn record(s: &ExchangeStore, table: Table, id: &str) -> Option<(i64, Value)> {
     s.get(table, id)
         .await
         .unwrap()
@@ -113,7 +113,7 @@ fn ids(page: &[store::Stored]) -> Vec<String> {
 
 /// Every record matching `parent` and `tag`, read `limit` at a time.
 async fn paged(
-    s: &dyn ExchangeStore,
+    s: &ExchangeStore,
     table: Table,
     parent: &str,
     tag: Option<&str>,
@@ -149,7 +149,7 @@ async fn paged(
 }
 
 async fn a_written_record_reads_back_and_an_update_names_the_version_it_replaces(
-    s: &dyn ExchangeStore,
+    s: &ExchangeStore,
 ) {
     let first = json!({ "name": "Istanbul 2024", "parties": ["UA", "RU"] });
     let written = s
@@ -194,11 +194,11 @@ async fn a_written_record_reads_back_and_an_update_names_the_version_it_replaces
     assert_eq!(s.get(Table::Phases, "ag-1").await.unwrap(), None);
 }
 
-async fn listed(s: &dyn ExchangeStore, table: Table, filter: &Filter<'_>) -> Vec<store::Stored> {
+async fn listed(s: &ExchangeStore, table: Table, filter: &Filter<'_>) -> Vec<store::Stored> {
     s.list(table, filter).await.unwrap()
 }
 
-async fn a_stale_update_fails_with_conflict_and_writes_nothing_of_its_batch(s: &dyn ExchangeStore) {
+async fn a_stale_update_fails_with_conflict_and_writes_nothing_of_its_batch(s: &ExchangeStore) {
     s.write(&batch(vec![doc(Table::Agreements, "ag-1", "", "draft", 1)]))
         .await
         .unwrap();
@@ -218,7 +218,7 @@ async fn a_stale_update_fails_with_conflict_and_writes_nothing_of_its_batch(s: &
         docs: vec![
             doc(Table::Agreements, "ag-2", "", "draft", 1),
             doc(Table::Agreements, "ag-1", "", "signed", 3).replacing(1),
-            doc(Table::Phases, "ph-1", "ag-2", "planned", 1).pending(true),
+            doc(Table::Phases, "ph-1", "ag-2", "planned", 1).due(Some(1)),
         ],
         events: vec![event("ag-2")],
         audit: vec![audit("ag-2")],
@@ -233,7 +233,7 @@ async fn a_stale_update_fails_with_conflict_and_writes_nothing_of_its_batch(s: &
     assert_eq!(rows(s, "outbox").await, events);
     assert_eq!(rows(s, "audit_log").await, entries);
     assert!(s.lookup_request(&key).await.unwrap().is_none());
-    assert!(s.pending_phases().await.unwrap().is_empty());
+    assert!(store::pending_phases(s, i64::MAX).await.unwrap().is_empty());
 
     // An update of a record that was never written is stale too.
     let ghost = batch(vec![
@@ -253,13 +253,16 @@ async fn a_stale_update_fails_with_conflict_and_writes_nothing_of_its_batch(s: &
         Some((3, json!({ "id": "ag-1", "n": 3 })))
     );
     assert!(record(s, Table::Agreements, "ag-2").await.is_some());
-    assert_eq!(s.pending_phases().await.unwrap(), vec!["ph-1".to_string()]);
+    assert_eq!(
+        store::pending_phases(s, i64::MAX).await.unwrap(),
+        vec!["ph-1".to_string()]
+    );
     assert_eq!(rows(s, "outbox").await, events + 1);
     assert_eq!(rows(s, "audit_log").await, entries + 1);
 }
 
 async fn an_id_already_taken_fails_naming_the_table_and_writes_nothing_of_its_batch(
-    s: &dyn ExchangeStore,
+    s: &ExchangeStore,
 ) {
     let id = "ph-1/UA/offer/1";
     s.write(&batch(vec![doc(
@@ -319,7 +322,7 @@ async fn an_id_already_taken_fails_naming_the_table_and_writes_nothing_of_its_ba
 }
 
 async fn lists_filter_by_parent_and_tag_in_creation_order_and_page_without_gaps_or_repeats(
-    s: &dyn ExchangeStore,
+    s: &ExchangeStore,
 ) {
     let shape = |i: i64| {
         (
@@ -395,27 +398,33 @@ async fn lists_filter_by_parent_and_tag_in_creation_order_and_page_without_gaps_
     );
 }
 
-async fn phases_with_a_registry_step_under_way_are_found(s: &dyn ExchangeStore) {
+async fn phases_with_a_registry_step_under_way_are_found(s: &ExchangeStore) {
     s.write(&batch(vec![
-        doc(Table::Phases, "ph-1", "ag-1", "reserving", 1).pending(true),
+        doc(Table::Phases, "ph-1", "ag-1", "reserving", 1).due(Some(1)),
         doc(Table::Phases, "ph-2", "ag-1", "planned", 1),
-        doc(Table::Phases, "ph-3", "ag-1", "releasing", 1).pending(true),
+        doc(Table::Phases, "ph-3", "ag-1", "releasing", 1).due(Some(1)),
     ]))
     .await
     .unwrap();
-    assert_eq!(s.pending_phases().await.unwrap(), vec!["ph-1", "ph-3"]);
+    assert_eq!(
+        store::pending_phases(s, i64::MAX).await.unwrap(),
+        vec!["ph-1", "ph-3"]
+    );
 
     s.write(&batch(vec![
         doc(Table::Phases, "ph-1", "ag-1", "reserved", 2)
             .replacing(1)
-            .pending(false),
+            .due(None),
         doc(Table::Phases, "ph-2", "ag-1", "reserving", 2)
             .replacing(1)
-            .pending(true),
+            .due(Some(1)),
     ]))
     .await
     .unwrap();
-    assert_eq!(s.pending_phases().await.unwrap(), vec!["ph-2", "ph-3"]);
+    assert_eq!(
+        store::pending_phases(s, i64::MAX).await.unwrap(),
+        vec!["ph-2", "ph-3"]
+    );
 
     s.write(&batch(vec![
         doc(Table::Phases, "ph-2", "ag-1", "reserved", 3).replacing(2),
@@ -423,12 +432,10 @@ async fn phases_with_a_registry_step_under_way_are_found(s: &dyn ExchangeStore) 
     ]))
     .await
     .unwrap();
-    assert!(s.pending_phases().await.unwrap().is_empty());
+    assert!(store::pending_phases(s, i64::MAX).await.unwrap().is_empty());
 }
 
-async fn a_replayed_request_key_returns_the_stored_response_and_writes_nothing(
-    s: &dyn ExchangeStore,
-) {
+async fn a_replayed_request_key_returns_the_stored_response_and_writes_nothing(s: &ExchangeStore) {
     let key = RequestKey::new("create_agreement", "r-1", b"body").unwrap();
     assert!(s.lookup_request(&key).await.unwrap().is_none());
     let first = WriteBatch {
@@ -489,7 +496,7 @@ async fn a_replayed_request_key_returns_the_stored_response_and_writes_nothing(
     assert!(s.lookup_request(&elsewhere).await.unwrap().is_none());
 }
 
-async fn many_records_in_one_write_all_land_and_list_back_in_order(s: &dyn ExchangeStore) {
+async fn many_records_in_one_write_all_land_and_list_back_in_order(s: &ExchangeStore) {
     const N: i64 = 1_000;
     let tag = |i: i64| if i % 2 == 0 { "matched" } else { "unmatched" };
     let expected: Vec<String> = (0..N).map(|i| format!("rc-1/{i}")).collect();

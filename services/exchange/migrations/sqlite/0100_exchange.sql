@@ -7,10 +7,11 @@
 --           an item...)
 --   tag     the one value lists filter on (a phase's state, a consent's decision...)
 --   version optimistic concurrency: an update names the version it replaces
+--   due_us  when a background worker should look at the record (see homeward_kit::docs)
 
 CREATE TABLE agreements (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, parent TEXT NOT NULL, tag TEXT NOT NULL,
-    version INTEGER NOT NULL, record TEXT NOT NULL
+    version INTEGER NOT NULL, record TEXT NOT NULL, due_us INTEGER
 );
 
 CREATE TABLE phases (
@@ -18,51 +19,51 @@ CREATE TABLE phases (
     version INTEGER NOT NULL, record TEXT NOT NULL,
     -- Set while a step with the registry (reserve, release, repatriate) is under way, so a
     -- restarted service finds and finishes it.
-    pending INTEGER NOT NULL DEFAULT 0
+    due_us INTEGER
 );
 CREATE INDEX phases_by_agreement ON phases (parent, seq);
 CREATE INDEX phases_by_parent_tag ON phases (parent, tag, seq);
-CREATE INDEX phases_pending ON phases (pending) WHERE pending = 1;
+CREATE INDEX phases_due ON phases (due_us) WHERE due_us IS NOT NULL;
 
 -- id is "<phase id>/<party>/<kind>/<version>"; its uniqueness is what makes two concurrent
 -- submissions of the same next version fail instead of both landing.
 CREATE TABLE list_versions (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, parent TEXT NOT NULL, tag TEXT NOT NULL,
-    version INTEGER NOT NULL, record TEXT NOT NULL
+    version INTEGER NOT NULL, record TEXT NOT NULL, due_us INTEGER
 );
 CREATE INDEX list_versions_by_phase ON list_versions (parent, seq);
 CREATE INDEX list_versions_by_parent_tag ON list_versions (parent, tag, seq);
 
 CREATE TABLE reconciliations (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, parent TEXT NOT NULL, tag TEXT NOT NULL,
-    version INTEGER NOT NULL, record TEXT NOT NULL
+    version INTEGER NOT NULL, record TEXT NOT NULL, due_us INTEGER
 );
 
 -- id is "<reconciliation id>/<item number>".
 CREATE TABLE reconciliation_items (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, parent TEXT NOT NULL, tag TEXT NOT NULL,
-    version INTEGER NOT NULL, record TEXT NOT NULL
+    version INTEGER NOT NULL, record TEXT NOT NULL, due_us INTEGER
 );
 CREATE INDEX reconciliation_items_by_parent ON reconciliation_items (parent, seq);
 CREATE INDEX reconciliation_items_by_parent_tag ON reconciliation_items (parent, tag, seq);
 
 CREATE TABLE consents (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, parent TEXT NOT NULL, tag TEXT NOT NULL,
-    version INTEGER NOT NULL, record TEXT NOT NULL
+    version INTEGER NOT NULL, record TEXT NOT NULL, due_us INTEGER
 );
 CREATE INDEX consents_by_phase ON consents (parent, seq);
 CREATE INDEX consents_by_parent_tag ON consents (parent, tag, seq);
 
 CREATE TABLE hold_backs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, parent TEXT NOT NULL, tag TEXT NOT NULL,
-    version INTEGER NOT NULL, record TEXT NOT NULL
+    version INTEGER NOT NULL, record TEXT NOT NULL, due_us INTEGER
 );
 CREATE INDEX hold_backs_by_phase ON hold_backs (parent, seq);
 CREATE INDEX hold_backs_by_parent_tag ON hold_backs (parent, tag, seq);
 
 CREATE TABLE handover_checks (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, parent TEXT NOT NULL, tag TEXT NOT NULL,
-    version INTEGER NOT NULL, record TEXT NOT NULL
+    version INTEGER NOT NULL, record TEXT NOT NULL, due_us INTEGER
 );
 CREATE INDEX handover_checks_by_phase ON handover_checks (parent, seq);
 CREATE INDEX handover_checks_by_parent_tag ON handover_checks (parent, tag, seq);
