@@ -32,6 +32,7 @@ struct Config {
     server: ServerConfig,
     registry: Listen,
     exchange: Listen,
+    notification: Listen,
     auth: AuthConfig,
     telemetry: TelemetryConfig,
 }
@@ -51,6 +52,12 @@ impl Default for Config {
             },
             exchange: Listen {
                 listen: SocketAddr::from(([127, 0, 0, 1], homeward_exchange::config::DEFAULT_PORT)),
+            },
+            notification: Listen {
+                listen: SocketAddr::from((
+                    [127, 0, 0, 1],
+                    homeward_notification::config::DEFAULT_PORT,
+                )),
             },
             auth: AuthConfig::default(),
             telemetry: TelemetryConfig::default(),
@@ -100,8 +107,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
     })
     .await?;
+    let notification =
+        homeward_notification::Application::build(homeward_notification::NotificationConfig {
+            server: ServerConfig {
+                listen: config.notification.listen,
+                ..config.server.clone()
+            },
+            database: config.database("notification"),
+            auth: config.auth.clone(),
+            telemetry: config.telemetry.clone(),
+            peers: homeward_notification::config::Peers {
+                registry_url: format!("http://{}", registry.local_addr()),
+                exchange_url: format!("http://{}", exchange.local_addr()),
+                ..Default::default()
+            },
+            // Letters to families are written as files in the data folder (no mail server needed).
+            delivery: homeward_delivery::DeliveryConfig::files_in(config.data_dir.join("letters")),
+            ..Default::default()
+        })
+        .await?;
     tracing::info!(
         data_dir = %config.data_dir.display(),
+        notification = %notification.local_addr(),
         registry = %registry.local_addr(),
         exchange = %exchange.local_addr(),
         "homeward running in one process"
@@ -113,11 +140,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         homeward_kit::server::shutdown_signal().await;
         signal.cancel();
     });
-    let (registry, exchange) = tokio::join!(
+    let (registry, exchange, notification) = tokio::join!(
         registry.run_until(stop.clone().cancelled_owned()),
-        exchange.run_until(stop.cancelled_owned()),
+        exchange.run_until(stop.clone().cancelled_owned()),
+        notification.run_until(stop.cancelled_owned()),
     );
     registry?;
     exchange?;
+    notification?;
     Ok(())
 }

@@ -1,0 +1,276 @@
+//! The delivery worker: sends due deliveries through their channels, retries transient failures
+//! with exponential backoff and jitter, and puts the rest in the dead-letter queue.
+//!
+//! A delivery is claimed before it is sent (its due time moved past a lease, written against the
+//! version read, so one replica wins), then its outcome is written with the notification's new
+//! state. A process that dies between sending and writing leaves the claim to expire and the
+//! delivery is sent again under the same delivery id, which every channel passes on as its
+//! idempotency key (Message-ID, Idempotency-Key header, file name): the family's provider sees
+//! one message. Addresses and texts are never logged.
+
+use std::{sync::Arc, time::Duration};
+
+use futures::StreamExt;
+use homeward_delivery::{ChannelKind as Wire, Outgoing, SendError};
+use homeward_kit::{StoreError, outbox::NewEvent, timestamp};
+use homeward_proto::notification::v1 as pb;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    convert,
+    grpc::Notifications,
+    model::*,
+    store::{DocWrite, Table, WriteBatch},
+};
+
+/// How long a claimed delivery is left to its sender before another may take it.
+const LEASE_US: i64 = 60_000_000;
+const BATCH: i64 = 64;
+const SENDERS: usize = 16;
+
+pub fn spawn(service: Arc<Notifications>, stop: CancellationToken) {
+    tokio::spawn(async move {
+        let poll = Duration::from_millis(service.config.messages.poll_ms.max(10));
+        loop {
+            let busy = match service.deliver_due().await {
+                Ok(n) => n > 0,
+                Err(e) => {
+                    tracing::warn!(error = %e, "delivery round failed");
+                    false
+                }
+            };
+            if busy {
+                continue;
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = service.wake.notified() => {}
+                _ = tokio::time::sleep(poll) => {}
+            }
+        }
+    });
+}
+
+fn wire(kind: ChannelKind) -> Wire {
+    match kind {
+        ChannelKind::Email => Wire::Email,
+        ChannelKind::Sms => Wire::Sms,
+        ChannelKind::Messenger => Wire::Messenger,
+        ChannelKind::File => Wire::File,
+    }
+}
+
+impl Notifications {
+    /// One round: claims and sends what is due. Returns how many were attempted.
+    pub async fn deliver_due(&self) -> Result<usize, StoreError> {
+        let now = timestamp::now_micros();
+        let due = self.store.due(Table::Deliveries, now, BATCH).await?;
+        let mut claimed = Vec::new();
+        for stored in due {
+            let mut delivery: Delivery = stored.decode()?;
+            if delivery.state != DeliveryState::Pending {
+                continue;
+            }
+            delivery.attempts += 1;
+            delivery.updated_at_us = now;
+            let claim = DocWrite::new(
+                Table::Deliveries,
+                stored.id.clone(),
+                delivery.notification_id.to_string(),
+                delivery.state.tag(),
+                &delivery,
+            )
+            .replacing(stored.version)
+            .due(Some(now + LEASE_US));
+            match self
+                .store
+                .write(&WriteBatch {
+                    docs: vec![claim],
+                    ..Default::default()
+                })
+                .await
+            {
+                Ok(_) => claimed.push((delivery, stored.version + 1)),
+                Err(StoreError::Conflict) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let attempted = claimed.len();
+        futures::stream::iter(claimed)
+            .for_each_concurrent(SENDERS, |(delivery, version)| async move {
+                if let Err(e) = self.send_one(delivery, version).await {
+                    tracing::warn!(error = %e, "delivery outcome not recorded; it is retried when its claim expires");
+                }
+            })
+            .await;
+        Ok(attempted)
+    }
+
+    async fn send_one(&self, mut delivery: Delivery, version: i64) -> Result<(), StoreError> {
+        let notification: Option<(Notification, i64)> = match self
+            .store
+            .get(Table::Notifications, &delivery.notification_id.to_string())
+            .await?
+        {
+            Some(s) => Some((s.decode()?, s.version)),
+            None => None,
+        };
+        let Some((notification, _)) = notification else {
+            return Ok(());
+        };
+        let message = Outgoing {
+            delivery_id: delivery.id.to_string(),
+            to: delivery.address.clone(),
+            messenger: delivery.messenger.clone(),
+            subject: notification.subject.clone(),
+            body: notification.body.clone(),
+            language: notification.language.clone(),
+        };
+        let outcome = if notification.state == NotificationState::Cancelled {
+            Err(SendError::Permanent(
+                "the notification was cancelled".into(),
+            ))
+        } else {
+            self.channels.send(wire(delivery.channel), &message).await
+        };
+        let now = timestamp::now_micros();
+        let mut due = None;
+        match outcome {
+            Ok(sent) => {
+                delivery.state = if delivery.channel == ChannelKind::File {
+                    DeliveryState::Delivered
+                } else {
+                    DeliveryState::Sent
+                };
+                delivery.provider_message_id = sent.provider_message_id;
+                delivery.delivered_at_us = Some(now);
+                delivery.last_error.clear();
+                delivery.history.push(Attempt {
+                    at_us: now,
+                    outcome: "accepted".into(),
+                });
+                tracing::info!(delivery = %delivery.id, attempts = delivery.attempts, "delivery accepted");
+            }
+            Err(e) => {
+                delivery.last_error = e.reason().chars().take(300).collect();
+                delivery.history.push(Attempt {
+                    at_us: now,
+                    outcome: e.to_string().chars().take(300).collect(),
+                });
+                if e.is_transient() && !self.backoff.exhausted(delivery.attempts) {
+                    let delay = self.backoff.delay(delivery.attempts, &mut rand::rng());
+                    let next = now + delay.as_micros() as i64;
+                    delivery.next_attempt_at_us = Some(next);
+                    due = Some(next);
+                    tracing::info!(delivery = %delivery.id, attempts = delivery.attempts, "delivery failed, retrying later");
+                } else {
+                    delivery.state = DeliveryState::DeadLetter;
+                    delivery.next_attempt_at_us = None;
+                    tracing::warn!(delivery = %delivery.id, attempts = delivery.attempts, "delivery dead-lettered");
+                }
+            }
+        }
+        delivery.updated_at_us = now;
+        // The notification follows its deliveries; retried a few times against concurrent
+        // outcomes of its other deliveries.
+        for _ in 0..5 {
+            let Some(stored) = self
+                .store
+                .get(Table::Notifications, &delivery.notification_id.to_string())
+                .await?
+            else {
+                return Ok(());
+            };
+            let mut notification: Notification = stored.decode()?;
+            let mut siblings = Vec::new();
+            for id in &notification.delivery_ids {
+                if *id == delivery.id {
+                    siblings.push(delivery.state);
+                } else if let Some(s) = self.store.get(Table::Deliveries, &id.to_string()).await? {
+                    siblings.push(s.decode::<Delivery>()?.state);
+                }
+            }
+            let previous = notification.state;
+            if notification.state == NotificationState::Queued
+                || notification.state == NotificationState::Failed
+            {
+                if siblings
+                    .iter()
+                    .any(|s| matches!(s, DeliveryState::Sent | DeliveryState::Delivered))
+                {
+                    notification.state = NotificationState::Delivered;
+                } else if siblings.iter().all(|s| *s == DeliveryState::DeadLetter) {
+                    notification.state = NotificationState::Failed;
+                } else {
+                    notification.state = NotificationState::Queued;
+                }
+            }
+            notification.updated_at_us = now;
+            let mut events = vec![NewEvent::new(
+                "notification.delivery.changed",
+                &notification.inquiry_id.to_string(),
+                &pb::DeliveryChanged {
+                    delivery_id: delivery.id.to_string(),
+                    notification_id: notification.id.to_string(),
+                    channel: convert::channel_to_pb(delivery.channel) as i32,
+                    state: convert::delivery_state_to_pb(delivery.state) as i32,
+                    attempts: delivery.attempts,
+                },
+            )];
+            if previous != notification.state {
+                events.push(NewEvent::new(
+                    "notification.notification.changed",
+                    &notification.inquiry_id.to_string(),
+                    &pb::NotificationChanged {
+                        notification_id: notification.id.to_string(),
+                        inquiry_id: notification.inquiry_id.to_string(),
+                        kind: convert::kind_to_pb(notification.kind) as i32,
+                        state: convert::notification_state_to_pb(notification.state) as i32,
+                    },
+                ));
+            }
+            let batch = WriteBatch {
+                docs: vec![
+                    DocWrite::new(
+                        Table::Deliveries,
+                        delivery.id.to_string(),
+                        delivery.notification_id.to_string(),
+                        delivery.state.tag(),
+                        &delivery,
+                    )
+                    .replacing(version)
+                    .due(due),
+                    DocWrite::new(
+                        Table::Notifications,
+                        notification.id.to_string(),
+                        notification.inquiry_id.to_string(),
+                        notification.state.tag(),
+                        &notification,
+                    )
+                    .replacing(stored.version),
+                ],
+                events,
+                ..Default::default()
+            };
+            match self.store.write(&batch).await {
+                Ok(_) => {
+                    self.feed.wake();
+                    return Ok(());
+                }
+                Err(StoreError::Conflict) => {
+                    // Either a sibling delivery moved the notification (retry), or this
+                    // delivery was changed meanwhile (RetryDelivery, a cancel): then stop.
+                    let current = self
+                        .store
+                        .get(Table::Deliveries, &delivery.id.to_string())
+                        .await?;
+                    if current.is_none_or(|c| c.version != version) {
+                        return Ok(());
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict)
+    }
+}
