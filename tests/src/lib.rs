@@ -3,6 +3,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod smtp;
+
 use std::{net::SocketAddr, time::Duration};
 
 use std::sync::OnceLock;
@@ -12,8 +14,10 @@ use homeward_kit::{
     auth::{AuthConfig, Role, TokenKeys},
     telemetry::{TelemetryConfig, TelemetryGuard},
 };
+use homeward_notification::NotificationConfig;
 use homeward_proto::{
     exchange::v1::exchange_service_client::ExchangeServiceClient,
+    notification::v1::notification_service_client::NotificationServiceClient,
     registry::v1::registry_service_client::RegistryServiceClient,
 };
 use homeward_registry::{Application, RegistryConfig};
@@ -237,5 +241,83 @@ impl RunningExchange {
     pub async fn client(&self) -> ExchangeClient {
         self.client_as(&[Role::ExchangeOfficer, Role::Auditor])
             .await
+    }
+}
+
+pub type NotificationClient = NotificationServiceClient<InterceptedService<Channel, Bearer>>;
+
+/// A notification service running in this process, following a registry and an exchange
+/// service, writing letters to `letters` unless `tweak` configures other channels.
+pub struct RunningNotification {
+    pub addr: SocketAddr,
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl RunningNotification {
+    pub async fn start(
+        db: &Database,
+        registry: SocketAddr,
+        exchange: SocketAddr,
+        letters: &std::path::Path,
+        tweak: impl FnOnce(&mut NotificationConfig),
+    ) -> Self {
+        TELEMETRY.get_or_init(|| {
+            homeward_kit::telemetry::init("homeward-e2e", &TelemetryConfig::default())
+        });
+        let mut config = NotificationConfig::default();
+        config.server.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        config.server.shutdown_grace_ms = 2_000;
+        config.database.url = db.url.clone();
+        config.database.max_connections = 8;
+        config.auth = dev_auth();
+        config.peers.registry_url = format!("http://{registry}");
+        config.peers.exchange_url = format!("http://{exchange}");
+        config.peers.reconnect_ms = 100;
+        config.delivery = homeward_delivery::DeliveryConfig::files_in(letters);
+        config.messages.poll_ms = 50;
+        config.messages.first_retry_ms = 50;
+        config.messages.max_retry_ms = 200;
+        tweak(&mut config);
+        let app = homeward_notification::Application::build(config)
+            .await
+            .expect("notification starts");
+        let addr = app.local_addr();
+        let stop = CancellationToken::new();
+        let signal = stop.clone();
+        let task = tokio::spawn(async move {
+            app.run_until(signal.cancelled_owned())
+                .await
+                .expect("notification runs");
+        });
+        Self { addr, stop, task }
+    }
+
+    pub async fn stop(self) {
+        self.stop.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.task).await;
+    }
+
+    /// Stops at once, as a crash would.
+    pub async fn kill(self) {
+        self.task.abort();
+        let _ = self.task.await;
+        self.stop.cancel();
+    }
+
+    /// A client acting as `subject` with `roles`; no token at all when `roles` is empty.
+    pub async fn client_as(&self, subject: &str, roles: &[Role]) -> NotificationClient {
+        let channel = Channel::from_shared(format!("http://{}", self.addr))
+            .expect("uri")
+            .connect()
+            .await
+            .expect("connect");
+        if roles.is_empty() {
+            return NotificationServiceClient::with_interceptor(channel, Bearer(None));
+        }
+        let value = format!("Bearer {}", token(subject, roles))
+            .parse()
+            .expect("header");
+        NotificationServiceClient::with_interceptor(channel, Bearer(Some(value)))
     }
 }

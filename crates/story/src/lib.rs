@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cast;
+pub mod families;
 
 use std::time::{Duration, Instant};
 
@@ -43,9 +44,9 @@ pub enum StoryError {
     Unexpected(String),
 }
 
-type Result<T> = std::result::Result<T, StoryError>;
+pub(crate) type Result<T> = std::result::Result<T, StoryError>;
 
-fn at(step: &'static str) -> impl FnOnce(Status) -> StoryError {
+pub(crate) fn at(step: &'static str) -> impl FnOnce(Status) -> StoryError {
     move |status| StoryError::Rpc {
         step,
         status: Box::new(status),
@@ -73,6 +74,8 @@ pub type Exchange = ExchangeServiceClient<InterceptedService<Channel, Bearer>>;
 pub struct Services {
     pub registry: Registry,
     pub exchange: Exchange,
+    /// The liaison office, when the notification service is part of the story.
+    pub office: Option<families::Office>,
 }
 
 impl Services {
@@ -104,6 +107,7 @@ impl Services {
                 .connect_lazy())
         };
         Ok(Self {
+            office: None,
             registry: RegistryServiceClient::with_interceptor(
                 channel(registry_url)?,
                 bearer.clone(),
@@ -117,7 +121,43 @@ impl Services {
     }
 }
 
-fn rid() -> String {
+impl Services {
+    /// Also connects to the notification service, as two liaison officers.
+    pub async fn with_office(mut self, notification_url: &str) -> Result<Self> {
+        let keys = TokenKeys::from_config(&AuthConfig {
+            dev_mode: true,
+            ..AuthConfig::default()
+        })
+        .map_err(|e| StoryError::Unexpected(e.to_string()))?;
+        let channel = Endpoint::from_shared(notification_url.to_string())
+            .map_err(|e| StoryError::Connect(notification_url.into(), e.to_string()))?
+            .connect_timeout(Duration::from_secs(5))
+            .connect_lazy();
+        let officer = |subject: &str| -> Result<families::Notification> {
+            let token = keys
+                .mint(
+                    subject,
+                    &[Role::FamilyLiaison, Role::Auditor],
+                    "UA",
+                    Duration::from_secs(3_600),
+                )
+                .map_err(|e| StoryError::Unexpected(e.to_string()))?;
+            let bearer = Bearer(
+                format!("Bearer {token}")
+                    .parse()
+                    .map_err(|_| StoryError::Unexpected("token".into()))?,
+            );
+            Ok(homeward_proto::notification::v1::notification_service_client::NotificationServiceClient::with_interceptor(channel.clone(), bearer))
+        };
+        self.office = Some(families::Office {
+            first: officer("liaison-officer-1")?,
+            second: officer("liaison-officer-2")?,
+        });
+        Ok(self)
+    }
+}
+
+pub(crate) fn rid() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
@@ -139,6 +179,11 @@ pub struct Plan {
     pub missing: usize,
     /// Requests in flight at once for per-person calls.
     pub concurrency: usize,
+    /// Mothers asking about sons who are in the phase (the first `families` people RU hands
+    /// over), when the notification service is part of the story.
+    pub families: usize,
+    /// One more mother, asking about a son who is held but not in this phase.
+    pub absent_family: bool,
 }
 
 impl Plan {
@@ -156,6 +201,8 @@ impl Plan {
             refusals: 2,
             missing: 1,
             concurrency: 8,
+            families: 1,
+            absent_family: true,
         }
     }
 }
@@ -174,6 +221,8 @@ pub struct Timings {
     pub complete: Duration,
     /// Reading every person back to confirm the registry's statuses.
     pub confirm: Duration,
+    /// From the completion to the last family's channel accepting the news.
+    pub families_notified: Option<Duration>,
 }
 
 /// How the story ended.
@@ -187,6 +236,8 @@ pub struct Ending {
     /// Registry statuses of everyone on the frozen lists, counted.
     pub statuses: Vec<(reg::PersonStatus, usize)>,
     pub timings: Timings,
+    /// What each family was told.
+    pub cases: Vec<families::Case>,
 }
 
 fn registered(d: &Detainee) -> reg::Person {
@@ -343,6 +394,40 @@ pub async fn play(services: &Services, plan: &Plan, mut say: impl FnMut(String))
     let ua_ids = register(services, &ua, plan.concurrency).await?;
     let ru_ids = register(services, &ru, plan.concurrency).await?;
     timings.register = started.elapsed();
+    // Soldiers, not the women among the civilians, so the story's figures stay readable.
+    let missing: Vec<usize> = (0..plan.missing)
+        .map(|k| 11 + k * 5)
+        .filter(|i| *i < n - plan.civilians)
+        .collect();
+    let mut asked = Vec::new();
+    if let Some(office) = &services.office {
+        let sons: Vec<(usize, &Detainee, &String)> = ua
+            .iter()
+            .zip(&ua_ids)
+            .enumerate()
+            .take(plan.families)
+            .map(|(i, (d, id))| (i, d, id))
+            .collect();
+        asked = stream::iter(sons.into_iter().map(|(i, d, id)| {
+            let office = office.clone();
+            let in_phase = !missing.contains(&i);
+            async move { families::ask(&office, d, id, in_phase, i).await }
+        }))
+        .buffered(plan.concurrency.max(1))
+        .try_collect()
+        .await?;
+        if plan.absent_family {
+            let son = cast(&mut Rng::new(plan.seed ^ 0xABCD), Party::Ua, 1, 0, 0).remove(0);
+            let id = register(services, std::slice::from_ref(&son), 1)
+                .await?
+                .remove(0);
+            asked.push(families::ask(office, &son, &id, false, 9_999).await?);
+        }
+        say(format!(
+            "{} mothers' inquiries recorded, verified and linked to their sons by two officers",
+            asked.len()
+        ));
+    }
     say(format!(
         "registered {n} Ukrainians held by Russia and {n} Russians held by Ukraine ({} civilians, {} women on each side) in {:.1} s",
         plan.civilians,
@@ -657,11 +742,6 @@ pub async fn play(services: &Services, plan: &Plan, mut say: impl FnMut(String))
         })
         .await
         .map_err(at("start the handover"))?;
-    // Soldiers, not the women among the civilians, so the story's figures stay readable.
-    let missing: Vec<usize> = (0..plan.missing)
-        .map(|k| 11 + k * 5)
-        .filter(|i| *i < n - plan.civilians)
-        .collect();
     let presented = (0..n).flat_map(|i| {
         let mut out = Vec::new();
         if !refusing.contains(&i) {
@@ -767,6 +847,25 @@ pub async fn play(services: &Services, plan: &Plan, mut say: impl FnMut(String))
         .into_inner()
         .report
         .ok_or_else(|| StoryError::Unexpected("no report".into()))?;
+    let mut cases = Vec::new();
+    if let Some(office) = &services.office {
+        let completed = done.state_time;
+        cases = stream::iter(asked.iter().map(|family| {
+            let office = office.clone();
+            async move {
+                families::case(&office, family, completed.as_ref(), Duration::from_secs(60)).await
+            }
+        }))
+        .buffered(plan.concurrency.max(1))
+        .try_collect()
+        .await?;
+        timings.families_notified = cases.iter().filter_map(|c| c.latency).max();
+        let told = cases.iter().filter(|c| c.latency.is_some()).count();
+        say(format!(
+            "{told} families were told their son is home; the last message was accepted {:.2} s after completion",
+            timings.families_notified.unwrap_or_default().as_secs_f64()
+        ));
+    }
     Ok(Ending {
         phase: done,
         report,
@@ -775,6 +874,7 @@ pub async fn play(services: &Services, plan: &Plan, mut say: impl FnMut(String))
         caught,
         statuses,
         timings,
+        cases,
     })
 }
 
@@ -926,5 +1026,36 @@ pub fn render(ending: &Ending) -> String {
         "  audit log head: #{} {}\n",
         r.audit_head_sequence, r.audit_head_hash
     ));
+    for case in &ending.cases {
+        out.push_str(&format!(
+            "\n  family {} ({}): the family's own status check says {}\n",
+            case.family.reference,
+            if case.family.in_phase {
+                "son in this phase"
+            } else {
+                "son held, not in this phase"
+            },
+            case.status.as_str_name()
+        ));
+        for (kind, state, _) in &case.notifications {
+            out.push_str(&format!(
+                "    {:<36} {}\n",
+                kind.as_str_name(),
+                state.as_str_name()
+            ));
+        }
+        for task in &case.open_tasks {
+            out.push_str(&format!(
+                "    open task for an officer: {}\n",
+                task.as_str_name()
+            ));
+        }
+        if let Some(latency) = case.latency {
+            out.push_str(&format!(
+                "    told {:.2} s after the handover was completed\n",
+                latency.as_secs_f64()
+            ));
+        }
+    }
     out
 }

@@ -65,7 +65,7 @@ pub struct Messages {
 impl Default for Messages {
     fn default() -> Self {
         Self {
-            office_contact: "the National Information Bureau, hotline 0 800 000 000".into(),
+            office_contact: "0 800 000 000".into(),
             max_attempts: 6,
             first_retry_ms: 2_000,
             max_retry_ms: 600_000,

@@ -131,7 +131,16 @@ impl Notifications {
                 "the notification was cancelled".into(),
             ))
         } else {
-            self.channels.send(wire(delivery.channel), &message).await
+            // Where a channel is not set up (a field office without a mail relay), the letter
+            // is written to the file sink for the office to send by hand.
+            let kind = wire(delivery.channel);
+            let kind =
+                if !self.channels.is_available(kind) && self.channels.is_available(Wire::File) {
+                    Wire::File
+                } else {
+                    kind
+                };
+            self.channels.send(kind, &message).await
         };
         let now = timestamp::now_micros();
         let mut due = None;

@@ -149,9 +149,14 @@ impl Notifications {
         let mut docs = Vec::new();
         let mut notifications = 0;
         if !already {
-            for effect in self.effects(stream, event, now).await? {
+            for (effect, replaces) in self.effects(stream, event, now).await? {
                 notifications += 1;
-                effect_docs(&mut docs, effect.0, effect.1);
+                if effect.notification.kind == Kind::Repatriated
+                    && effect.notification.state == NotificationState::Queued
+                {
+                    docs.extend(self.superseded_tasks(&effect.notification, now).await?);
+                }
+                effect_docs(&mut docs, effect, replaces);
             }
             docs.push(DocWrite::new(
                 Table::Handled,
@@ -401,6 +406,39 @@ impl Notifications {
             }
         }
         Ok(out)
+    }
+
+    /// A capture notice not yet given is moot once the family is told their son is home: the
+    /// officer's visit would bring old news.
+    async fn superseded_tasks(&self, news: &Notification, now: i64) -> Result<Vec<DocWrite>> {
+        let parent = news.inquiry_id.to_string();
+        let mut docs = Vec::new();
+        for stored in self
+            .store
+            .list(Table::Tasks, &Filter::all_of(&parent))
+            .await?
+        {
+            let mut task: Task = stored.decode()?;
+            if task.kind == TaskKind::CaptureNotice
+                && task.person_id == news.person_id
+                && matches!(task.state, TaskState::Open | TaskState::Assigned)
+            {
+                task.state = TaskState::Cancelled;
+                task.closed_at_us = Some(now);
+                task.updated_at_us = now;
+                docs.push(
+                    DocWrite::new(
+                        Table::Tasks,
+                        task.id.to_string(),
+                        &parent,
+                        task.state.tag(),
+                        &task,
+                    )
+                    .replacing(stored.version),
+                );
+            }
+        }
+        Ok(docs)
     }
 
     pub(crate) async fn inquiry_record(&self, id: Uuid) -> Result<Inquiry> {

@@ -22,6 +22,12 @@ struct Args {
         default_value = "http://127.0.0.1:50052"
     )]
     exchange: String,
+    #[arg(
+        long,
+        env = "HOMEWARD_NOTIFICATION_URL",
+        default_value = "http://127.0.0.1:50053"
+    )]
+    notification: String,
     /// People per party in the phase.
     #[arg(long, default_value_t = 390)]
     per_party: usize,
@@ -43,7 +49,11 @@ async fn main() -> std::process::ExitCode {
             .map(|d| d.as_secs())
             .unwrap_or(1)
     });
-    let services = match Services::connect(&args.registry, &args.exchange).await {
+    let connected = match Services::connect(&args.registry, &args.exchange).await {
+        Ok(s) => s.with_office(&args.notification).await,
+        Err(e) => Err(e),
+    };
+    let services = match connected {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
