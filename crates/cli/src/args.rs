@@ -1,6 +1,7 @@
-//! Parsing of the values a registrar or an exchange officer types: enum words, partial dates,
-//! durations, timestamps, name variants and quota lines. The same parsers serve flags and CSV cells, so a word that works on the command
-//! line works in an import file too.
+//! Parsing of the values a registrar, an exchange officer or a family liaison officer types: enum
+//! words, partial dates, durations, timestamps, name variants, quota lines and a family's
+//! contacts. The same parsers serve flags and CSV cells, so a word that works on the command line
+//! works in an import file too.
 //!
 //! These check form only (is it a date, is it a known word); whether a record makes sense is the
 //! service's decision, and this module must never second-guess it.
@@ -9,7 +10,9 @@ use std::time::Duration;
 
 use clap::ValueEnum;
 use homeward_kit::auth::Role;
-use homeward_proto::{common::v1 as common, exchange::v1 as xpb, registry::v1 as pb};
+use homeward_proto::{
+    common::v1 as common, exchange::v1 as xpb, notification::v1 as npb, registry::v1 as pb,
+};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -325,6 +328,469 @@ impl From<CheckMethodArg> for xpb::IdentityCheckMethod {
             CheckMethodArg::Recognition => Self::Recognition,
         }
     }
+}
+
+/// `NOTIFICATION_STATE_EMBARGOED`, announced for the notification contract: news waiting for an
+/// exchange phase to complete. Sent and read by its number, so a client built before the
+/// generated code knows it still filters by it and shows it.
+pub const NOTIFICATION_STATE_EMBARGOED: i32 = 7;
+
+/// `TASK_KIND_WITHHOLDING_REVIEW`, announced for the notification contract: an officer must
+/// decide whether news would harm the person. Read by its number, as above.
+pub const TASK_KIND_WITHHOLDING_REVIEW: i32 = 4;
+
+/// How the requester is related to the person sought. The everyday words (mother, son, wife,
+/// lawyer) are accepted for the coarse ones; --relationship-detail keeps the requester's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RelationshipArg {
+    #[value(alias = "mother", alias = "father")]
+    Parent,
+    #[value(alias = "wife", alias = "husband")]
+    Spouse,
+    Partner,
+    #[value(alias = "son", alias = "daughter")]
+    Child,
+    #[value(alias = "brother", alias = "sister")]
+    Sibling,
+    #[value(alias = "grandmother", alias = "grandfather")]
+    Grandparent,
+    OtherRelative,
+    #[value(alias = "lawyer", alias = "guardian")]
+    LegalRepresentative,
+    Other,
+}
+
+impl From<RelationshipArg> for npb::Relationship {
+    fn from(r: RelationshipArg) -> Self {
+        match r {
+            RelationshipArg::Parent => Self::Parent,
+            RelationshipArg::Spouse => Self::Spouse,
+            RelationshipArg::Partner => Self::Partner,
+            RelationshipArg::Child => Self::Child,
+            RelationshipArg::Sibling => Self::Sibling,
+            RelationshipArg::Grandparent => Self::Grandparent,
+            RelationshipArg::OtherRelative => Self::OtherRelative,
+            RelationshipArg::LegalRepresentative => Self::LegalRepresentative,
+            RelationshipArg::Other => Self::Other,
+        }
+    }
+}
+
+/// The languages notifications are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LanguageArg {
+    Uk,
+    Ru,
+    En,
+}
+
+impl LanguageArg {
+    /// The BCP 47 tag the service takes.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Self::Uk => "uk",
+            Self::Ru => "ru",
+            Self::En => "en",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IntakeArg {
+    InPerson,
+    Phone,
+    Email,
+    Letter,
+    TracingAgency,
+}
+
+impl From<IntakeArg> for npb::IntakeChannel {
+    fn from(i: IntakeArg) -> Self {
+        match i {
+            IntakeArg::InPerson => Self::InPerson,
+            IntakeArg::Phone => Self::Phone,
+            IntakeArg::Email => Self::Email,
+            IntakeArg::Letter => Self::Letter,
+            IntakeArg::TracingAgency => Self::TracingAgency,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConsentPurposeArg {
+    Tracing,
+    Contact,
+    #[value(alias = "tracing-agency")]
+    ShareWithTracingAgency,
+    #[value(alias = "other-party")]
+    ShareWithOtherParty,
+}
+
+impl From<ConsentPurposeArg> for npb::ConsentPurpose {
+    fn from(p: ConsentPurposeArg) -> Self {
+        match p {
+            ConsentPurposeArg::Tracing => Self::Tracing,
+            ConsentPurposeArg::Contact => Self::Contact,
+            ConsentPurposeArg::ShareWithTracingAgency => Self::ShareWithTracingAgency,
+            ConsentPurposeArg::ShareWithOtherParty => Self::ShareWithOtherParty,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConsentMethodArg {
+    Written,
+    Oral,
+    Electronic,
+}
+
+impl From<ConsentMethodArg> for npb::ConsentMethod {
+    fn from(m: ConsentMethodArg) -> Self {
+        match m {
+            ConsentMethodArg::Written => Self::Written,
+            ConsentMethodArg::Oral => Self::Oral,
+            ConsentMethodArg::Electronic => Self::Electronic,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InquiryStateArg {
+    Open,
+    Linked,
+    Closed,
+}
+
+impl From<InquiryStateArg> for npb::InquiryState {
+    fn from(s: InquiryStateArg) -> Self {
+        match s {
+            InquiryStateArg::Open => Self::Open,
+            InquiryStateArg::Linked => Self::Linked,
+            InquiryStateArg::Closed => Self::Closed,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VerificationStateArg {
+    Unverified,
+    Verified,
+    Rejected,
+}
+
+impl From<VerificationStateArg> for npb::VerificationState {
+    fn from(s: VerificationStateArg) -> Self {
+        match s {
+            VerificationStateArg::Unverified => Self::Unverified,
+            VerificationStateArg::Verified => Self::Verified,
+            VerificationStateArg::Rejected => Self::Rejected,
+        }
+    }
+}
+
+/// How the requester's identity and relationship were checked. The contract's longer names (as
+/// `inquiry get` shows them) are accepted too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VerificationMethodArg {
+    #[value(alias = "identity-document-in-person")]
+    DocumentInPerson,
+    DocumentCopy,
+    VideoCall,
+    CivilRecords,
+    KnownToOffice,
+    #[value(alias = "tracing-agency-referral")]
+    TracingAgency,
+}
+
+impl From<VerificationMethodArg> for npb::VerificationMethod {
+    fn from(m: VerificationMethodArg) -> Self {
+        match m {
+            VerificationMethodArg::DocumentInPerson => Self::IdentityDocumentInPerson,
+            VerificationMethodArg::DocumentCopy => Self::DocumentCopy,
+            VerificationMethodArg::VideoCall => Self::VideoCall,
+            VerificationMethodArg::CivilRecords => Self::CivilRecords,
+            VerificationMethodArg::KnownToOffice => Self::KnownToOffice,
+            VerificationMethodArg::TracingAgency => Self::TracingAgencyReferral,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CloseReasonArg {
+    Resolved,
+    #[value(alias = "withdrawn-by-requester")]
+    Withdrawn,
+    ConsentWithdrawn,
+    Duplicate,
+    Fraudulent,
+}
+
+impl From<CloseReasonArg> for npb::CloseReason {
+    fn from(r: CloseReasonArg) -> Self {
+        match r {
+            CloseReasonArg::Resolved => Self::Resolved,
+            CloseReasonArg::Withdrawn => Self::WithdrawnByRequester,
+            CloseReasonArg::ConsentWithdrawn => Self::ConsentWithdrawn,
+            CloseReasonArg::Duplicate => Self::Duplicate,
+            CloseReasonArg::Fraudulent => Self::Fraudulent,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LinkStateArg {
+    Proposed,
+    Confirmed,
+    Rejected,
+}
+
+impl From<LinkStateArg> for npb::LinkState {
+    fn from(s: LinkStateArg) -> Self {
+        match s {
+            LinkStateArg::Proposed => Self::Proposed,
+            LinkStateArg::Confirmed => Self::Confirmed,
+            LinkStateArg::Rejected => Self::Rejected,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NotificationKindArg {
+    InquiryReceived,
+    PersonHeld,
+    StatusUpdate,
+    Repatriated,
+    Released,
+    Deceased,
+    InquiryClosed,
+}
+
+impl From<NotificationKindArg> for npb::NotificationKind {
+    fn from(k: NotificationKindArg) -> Self {
+        match k {
+            NotificationKindArg::InquiryReceived => Self::InquiryReceived,
+            NotificationKindArg::PersonHeld => Self::PersonHeld,
+            NotificationKindArg::StatusUpdate => Self::StatusUpdate,
+            NotificationKindArg::Repatriated => Self::Repatriated,
+            NotificationKindArg::Released => Self::Released,
+            NotificationKindArg::Deceased => Self::Deceased,
+            NotificationKindArg::InquiryClosed => Self::InquiryClosed,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NotificationStateArg {
+    Withheld,
+    Queued,
+    Delivered,
+    Failed,
+    InPerson,
+    Cancelled,
+    /// Waiting for an exchange phase to complete.
+    Embargoed,
+}
+
+impl NotificationStateArg {
+    /// The state's number in the contract; embargoed goes by its announced number.
+    pub fn code(self) -> i32 {
+        let state = match self {
+            Self::Withheld => npb::NotificationState::Withheld,
+            Self::Queued => npb::NotificationState::Queued,
+            Self::Delivered => npb::NotificationState::Delivered,
+            Self::Failed => npb::NotificationState::Failed,
+            Self::InPerson => npb::NotificationState::InPerson,
+            Self::Cancelled => npb::NotificationState::Cancelled,
+            Self::Embargoed => return NOTIFICATION_STATE_EMBARGOED,
+        };
+        state as i32
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DeliveryStateArg {
+    Pending,
+    Sent,
+    Delivered,
+    DeadLetter,
+    Cancelled,
+}
+
+impl From<DeliveryStateArg> for npb::DeliveryState {
+    fn from(s: DeliveryStateArg) -> Self {
+        match s {
+            DeliveryStateArg::Pending => Self::Pending,
+            DeliveryStateArg::Sent => Self::Sent,
+            DeliveryStateArg::Delivered => Self::Delivered,
+            DeliveryStateArg::DeadLetter => Self::DeadLetter,
+            DeliveryStateArg::Cancelled => Self::Cancelled,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ChannelArg {
+    Email,
+    Sms,
+    Messenger,
+    /// A letter rendered to a file, for post or the tracing agency.
+    File,
+}
+
+impl From<ChannelArg> for npb::Channel {
+    fn from(c: ChannelArg) -> Self {
+        match c {
+            ChannelArg::Email => Self::Email,
+            ChannelArg::Sms => Self::Sms,
+            ChannelArg::Messenger => Self::Messenger,
+            ChannelArg::File => Self::File,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TaskStateArg {
+    Open,
+    Assigned,
+    Done,
+    Cancelled,
+}
+
+impl From<TaskStateArg> for npb::TaskState {
+    fn from(s: TaskStateArg) -> Self {
+        match s {
+            TaskStateArg::Open => Self::Open,
+            TaskStateArg::Assigned => Self::Assigned,
+            TaskStateArg::Done => Self::Done,
+            TaskStateArg::Cancelled => Self::Cancelled,
+        }
+    }
+}
+
+/// The messaging apps a family can be reached through.
+pub const MESSENGERS: [&str; 4] = ["signal", "telegram", "viber", "whatsapp"];
+
+/// A contact of the family on `channel` at `address`, not yet preferred nor verified.
+fn contact(channel: npb::Channel, address: String, messenger: &str) -> npb::ContactChannel {
+    npb::ContactChannel {
+        channel: channel as i32,
+        address,
+        messenger: messenger.to_string(),
+        preferred: false,
+        verified: false,
+    }
+}
+
+/// An email address: one `@` with a name before it and a domain with a dot after it. Whether the
+/// mailbox exists is for the delivery to find out.
+pub fn email(value: &str) -> Result<npb::ContactChannel, String> {
+    let value = value.trim();
+    let bad =
+        |why: &str| format!("`{value}` is not an email address: {why} (such as name@example.org)");
+    if value.chars().any(char::is_whitespace) {
+        return Err(bad("it has a space in it"));
+    }
+    let (local, domain) = match value.split('@').collect::<Vec<_>>()[..] {
+        [local, domain] => (local, domain),
+        [_] => return Err(bad("it has no @")),
+        _ => return Err(bad("it has more than one @")),
+    };
+    if local.is_empty() {
+        return Err(bad("nothing comes before the @"));
+    }
+    let labels: Vec<&str> = domain.split('.').collect();
+    if labels.len() < 2 || labels.iter().any(|l| l.is_empty()) {
+        return Err(bad(
+            "the part after the @ is not a domain such as example.org",
+        ));
+    }
+    Ok(contact(npb::Channel::Email, value.to_string(), ""))
+}
+
+/// A phone number in international form, stored as E.164 (`+380671234567`). Spaces, dashes,
+/// dots and brackets are dropped, and a leading 00 is read as +.
+pub fn phone(value: &str) -> Result<npb::ContactChannel, String> {
+    Ok(contact(npb::Channel::Sms, e164(value)?, ""))
+}
+
+/// `value` as an E.164 number: + and 7 to 15 digits, the first not 0.
+fn e164(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    let bad = |why: &str| {
+        format!(
+            "`{value}` is not a phone number: {why} (write it with the country code, such as +380671234567)"
+        )
+    };
+    let compact: String = value
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')' | '\u{a0}'))
+        .collect();
+    let digits = match (compact.strip_prefix('+'), compact.strip_prefix("00")) {
+        (Some(d), _) | (None, Some(d)) => d,
+        (None, None) if compact.is_empty() => return Err(bad("it is empty")),
+        (None, None) => return Err(bad("it has no country code")),
+    };
+    if !digits.chars().all(|c| c.is_ascii_digit()) {
+        return Err(bad("only digits may follow the +"));
+    }
+    if digits.starts_with('0') {
+        return Err(bad("a country code does not start with 0"));
+    }
+    if !(7..=15).contains(&digits.len()) {
+        return Err(bad("an international number has 7 to 15 digits"));
+    }
+    Ok(format!("+{digits}"))
+}
+
+/// A messenger contact, `KIND:HANDLE`: `telegram:@kovalenko_o`, `signal:+380671234567`. KIND is
+/// one of [`MESSENGERS`]; a handle that is a phone number is stored as E.164.
+pub fn messenger(value: &str) -> Result<npb::ContactChannel, String> {
+    let value = value.trim();
+    let form = format!(
+        "write KIND:HANDLE, such as telegram:@kovalenko_o or signal:+380671234567, where KIND is {}",
+        MESSENGERS.join(", ")
+    );
+    let Some((kind, handle)) = value.split_once(':') else {
+        return Err(format!("`{value}` is not a messenger contact: {form}"));
+    };
+    let kind = kind.trim().to_lowercase();
+    if !MESSENGERS.contains(&kind.as_str()) {
+        return Err(format!(
+            "`{value}`: `{kind}` is not a messenger this service sends through ({form})"
+        ));
+    }
+    let handle = handle.trim();
+    let address = if handle.starts_with('+') || handle.starts_with("00") {
+        e164(handle).map_err(|e| format!("`{value}`: {e}"))?
+    } else if handle.is_empty() {
+        return Err(format!("`{value}` names no handle ({form})"));
+    } else if handle.chars().any(char::is_whitespace) {
+        return Err(format!("`{value}`: a handle has no spaces ({form})"));
+    } else {
+        handle.to_string()
+    };
+    Ok(contact(npb::Channel::Messenger, address, &kind))
+}
+
+/// A postal address for letters, as it goes on the envelope.
+pub fn postal(value: &str) -> Result<npb::ContactChannel, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err("a postal address cannot be empty".into());
+    }
+    if value.chars().any(|c| c.is_control() && c != '\n') {
+        return Err("a postal address cannot hold control characters".into());
+    }
+    Ok(contact(npb::Channel::File, value.to_string(), ""))
+}
+
+/// An RFC 3339 instant as [`timestamp`] reads it, for repeating a time in a retry hint.
+pub fn timestamp_text(ts: &prost_types::Timestamp) -> String {
+    let nanos = i128::from(ts.seconds) * 1_000_000_000 + i128::from(ts.nanos);
+    OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
 }
 
 /// Parses one of the words of a value enum, ignoring case; the error lists the accepted words.
@@ -756,6 +1222,170 @@ mod tests {
             assert!(err.contains(says), "{bad}: {err}");
             assert!(err.contains("write 18-60, 60+"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn email_addresses_need_one_at_and_a_domain() {
+        let c = email(" olena.kovalenko@example.org ").unwrap();
+        assert_eq!(c.channel, npb::Channel::Email as i32);
+        assert_eq!(c.address, "olena.kovalenko@example.org");
+        assert!(!c.preferred && !c.verified);
+        assert_eq!(
+            email("олена@приклад.укр").unwrap().address,
+            "олена@приклад.укр"
+        );
+        for (bad, says) in [
+            ("", "no @"),
+            ("olena.example.org", "no @"),
+            ("a@b@example.org", "more than one @"),
+            ("@example.org", "nothing comes before"),
+            ("olena@", "not a domain"),
+            ("olena@localhost", "not a domain"),
+            ("olena@example..org", "not a domain"),
+            ("olena@.org", "not a domain"),
+            ("olena k@example.org", "space"),
+        ] {
+            let err = email(bad).expect_err(bad);
+            assert!(err.contains(says), "{bad}: {err}");
+            assert!(err.contains("name@example.org"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn phone_numbers_are_stored_in_e164_whatever_the_separators() {
+        for (typed, stored) in [
+            ("+380671234567", "+380671234567"),
+            ("+380 67 123-45-67", "+380671234567"),
+            ("+38 (067) 123.45.67", "+380671234567"),
+            ("00380671234567", "+380671234567"),
+            ("+44 20 7946 0958", "+442079460958"),
+        ] {
+            let c = phone(typed).unwrap();
+            assert_eq!(c.address, stored, "{typed}");
+            assert_eq!(c.channel, npb::Channel::Sms as i32);
+        }
+        for (bad, says) in [
+            ("", "empty"),
+            ("067 123 45 67", "no country code"),
+            ("+380 67 ABC", "only digits"),
+            ("+0671234567", "does not start with 0"),
+            ("+38067", "7 to 15 digits"),
+            ("+3806712345678901", "7 to 15 digits"),
+            ("+", "7 to 15 digits"),
+            ("+３８０６７１２３４５６７", "only digits"),
+        ] {
+            let err = phone(bad).expect_err(bad);
+            assert!(err.contains(says), "{bad}: {err}");
+            assert!(err.contains("+380671234567"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn messenger_contacts_name_a_known_app_and_a_handle() {
+        let c = messenger("Telegram: @olena_k").unwrap();
+        assert_eq!(c.channel, npb::Channel::Messenger as i32);
+        assert_eq!(
+            (c.messenger.as_str(), c.address.as_str()),
+            ("telegram", "@olena_k")
+        );
+        let c = messenger("signal:+380 67 123 45 67").unwrap();
+        assert_eq!(
+            (c.messenger.as_str(), c.address.as_str()),
+            ("signal", "+380671234567")
+        );
+        assert_eq!(
+            messenger("whatsapp:00380671234567").unwrap().address,
+            "+380671234567"
+        );
+        assert_eq!(messenger("viber:olena").unwrap().messenger, "viber");
+        for (bad, says) in [
+            ("", "KIND:HANDLE"),
+            ("@olena_k", "KIND:HANDLE"),
+            ("icq:12345", "not a messenger"),
+            (":@olena_k", "not a messenger"),
+            ("telegram:", "names no handle"),
+            ("telegram:  ", "names no handle"),
+            ("telegram:olena k", "no spaces"),
+            ("signal:+38067", "7 to 15 digits"),
+        ] {
+            let err = messenger(bad).expect_err(bad);
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn postal_addresses_are_kept_as_written_but_not_empty() {
+        let c = postal("  вул. Хрещатик 1,\nКиїв 01001 ").unwrap();
+        assert_eq!(c.channel, npb::Channel::File as i32);
+        assert_eq!(c.address, "вул. Хрещатик 1,\nКиїв 01001");
+        assert!(postal("   ").is_err());
+        assert!(postal("Kyiv\u{7}").is_err());
+    }
+
+    #[test]
+    fn relationship_words_take_the_everyday_ones_and_refuse_others() {
+        for (typed, relationship) in [
+            ("parent", npb::Relationship::Parent),
+            ("Mother", npb::Relationship::Parent),
+            ("wife", npb::Relationship::Spouse),
+            ("son", npb::Relationship::Child),
+            ("sister", npb::Relationship::Sibling),
+            ("other-relative", npb::Relationship::OtherRelative),
+            ("lawyer", npb::Relationship::LegalRepresentative),
+        ] {
+            let arg = enum_word::<RelationshipArg>(typed).unwrap();
+            assert_eq!(npb::Relationship::from(arg), relationship, "{typed}");
+        }
+        let err = enum_word::<RelationshipArg>("cousin").unwrap_err();
+        assert!(err.contains("parent, spouse, partner"), "{err}");
+        assert!(
+            !err.contains("mother"),
+            "aliases stay out of the list: {err}"
+        );
+    }
+
+    #[test]
+    fn notification_words_match_the_contract_and_its_announced_values() {
+        assert_eq!(
+            npb::VerificationMethod::from(
+                enum_word::<VerificationMethodArg>("identity-document-in-person").unwrap()
+            ),
+            npb::VerificationMethod::IdentityDocumentInPerson
+        );
+        assert_eq!(
+            npb::VerificationMethod::from(
+                enum_word::<VerificationMethodArg>("tracing-agency").unwrap()
+            ),
+            npb::VerificationMethod::TracingAgencyReferral
+        );
+        assert_eq!(
+            npb::CloseReason::from(enum_word::<CloseReasonArg>("withdrawn").unwrap()),
+            npb::CloseReason::WithdrawnByRequester
+        );
+        assert_eq!(
+            npb::ConsentPurpose::from(enum_word::<ConsentPurposeArg>("other-party").unwrap()),
+            npb::ConsentPurpose::ShareWithOtherParty
+        );
+        assert_eq!(enum_word::<LanguageArg>("UK").unwrap().tag(), "uk");
+        assert!(enum_word::<LanguageArg>("de").is_err());
+        assert_eq!(
+            NotificationStateArg::Embargoed.code(),
+            NOTIFICATION_STATE_EMBARGOED
+        );
+        assert_eq!(
+            NotificationStateArg::InPerson.code(),
+            npb::NotificationState::InPerson as i32
+        );
+        assert_eq!(
+            npb::DeliveryState::from(enum_word::<DeliveryStateArg>("dead-letter").unwrap()),
+            npb::DeliveryState::DeadLetter
+        );
+    }
+
+    #[test]
+    fn a_time_read_from_a_flag_is_written_back_the_same() {
+        let t = timestamp("2025-05-20T09:00:00.5Z").unwrap();
+        assert_eq!(timestamp(&timestamp_text(&t)), Ok(t));
     }
 
     #[test]

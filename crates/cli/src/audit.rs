@@ -1,11 +1,14 @@
-//! `homewardctl audit` and `homewardctl exchange audit`: checks of a service's hash-chained audit
-//! log. Both services answer the same question in the same shape, so one verb serves both.
+//! `homewardctl audit`, `homewardctl exchange audit` and `homewardctl notification audit`: checks
+//! of a service's hash-chained audit log. Every service answers the same question in the same
+//! shape, so one verb serves them all.
 //!
 //! A broken chain is a failed command (exit 1) after the result is printed, so a cron job or CI
 //! step notices it.
 
 use clap::{Args, Subcommand};
-use homeward_proto::{exchange::v1 as exchange_pb, registry::v1 as registry_pb};
+use homeward_proto::{
+    exchange::v1 as exchange_pb, notification::v1 as notification_pb, registry::v1 as registry_pb,
+};
 
 use crate::{
     Context,
@@ -56,6 +59,16 @@ async fn verify(a: VerifyArgs, ctx: &Context, service: Service) -> Result<(), Cl
         Service::Exchange => {
             ctx.exchange()?
                 .verify_audit_log(exchange_pb::VerifyAuditLogRequest {
+                    anchor_sequence,
+                    anchor_hash,
+                })
+                .await?
+                .into_inner()
+                .verification
+        }
+        Service::Notification => {
+            ctx.notification()?
+                .verify_audit_log(notification_pb::VerifyAuditLogRequest {
                     anchor_sequence,
                     anchor_hash,
                 })

@@ -1,12 +1,14 @@
-//! The connections to the services: one channel each, with the bearer token put on every call.
+//! The connections to the services: one channel each, with the bearer token put on every call,
+//! and the paging of their list calls.
 //!
 //! Channels connect lazily, so an unreachable service surfaces as the first call's UNAVAILABLE,
 //! which the error report knows how to explain. The token is never printed.
 
-use std::time::Duration;
+use std::{future::Future, time::Duration};
 
 use homeward_proto::{
     exchange::v1::exchange_service_client::ExchangeServiceClient,
+    notification::v1::notification_service_client::NotificationServiceClient,
     registry::v1::registry_service_client::RegistryServiceClient,
 };
 use tonic::{
@@ -20,6 +22,7 @@ use crate::error::{CliError, Service};
 
 pub type Registry = RegistryServiceClient<InterceptedService<Channel, Bearer>>;
 pub type Exchange = ExchangeServiceClient<InterceptedService<Channel, Bearer>>;
+pub type Notification = NotificationServiceClient<InterceptedService<Channel, Bearer>>;
 
 /// Adds `authorization: Bearer <token>` to each request.
 #[derive(Clone)]
@@ -44,6 +47,31 @@ pub fn registry(url: &str, token: Option<&str>) -> Result<Registry, CliError> {
 pub fn exchange(url: &str, token: Option<&str>) -> Result<Exchange, CliError> {
     let (channel, bearer) = connect(Service::Exchange, url, token)?;
     Ok(ExchangeServiceClient::with_interceptor(channel, bearer))
+}
+
+/// A client for the notification service at `url`, authenticated with `token`.
+pub fn notification(url: &str, token: Option<&str>) -> Result<Notification, CliError> {
+    let (channel, bearer) = connect(Service::Notification, url, token)?;
+    Ok(NotificationServiceClient::with_interceptor(channel, bearer))
+}
+
+/// Every item of a paged list: `page` fetches the page at a token and returns its items and the
+/// next token. A token that does not move would loop forever, so it ends the list too.
+pub async fn all_pages<T, F, Fut>(mut page: F) -> Result<Vec<T>, CliError>
+where
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = Result<(Vec<T>, String), tonic::Status>>,
+{
+    let mut items = Vec::new();
+    let mut token = String::new();
+    loop {
+        let (found, next) = page(token.clone()).await?;
+        items.extend(found);
+        if next.is_empty() || next == token {
+            return Ok(items);
+        }
+        token = next;
+    }
 }
 
 /// A lazy channel to `service` at `url` and the interceptor that authenticates its calls.
@@ -103,5 +131,28 @@ mod tests {
         assert!(err.to_string().contains("reach the registry"), "{err}");
         assert!(exchange("http://127.0.0.1:50052", Some(" ")).is_err());
         assert!(exchange("http://127.0.0.1:50052", Some("t")).is_ok());
+        let err = notification("127.0.0.1:50053", Some("t")).err().unwrap();
+        assert!(
+            err.to_string()
+                .contains("not an address for the notification service"),
+            "{err}"
+        );
+        assert!(notification("http://127.0.0.1:50053", Some("t")).is_ok());
+    }
+
+    #[tokio::test]
+    async fn paging_follows_the_tokens_to_the_end_and_stops_on_a_token_that_does_not_move() {
+        let pages = |tokens: Vec<&'static str>| {
+            let mut calls = 0;
+            move |token: String| {
+                let next = tokens[calls];
+                calls += 1;
+                async move { Ok((vec![token], next.to_string())) }
+            }
+        };
+        let items = all_pages(pages(vec!["a", "b", ""])).await.unwrap();
+        assert_eq!(items, ["", "a", "b"]);
+        let items = all_pages(pages(vec!["a", "a", "x"])).await.unwrap();
+        assert_eq!(items, ["", "a"]);
     }
 }

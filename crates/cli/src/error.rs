@@ -15,6 +15,7 @@ use tonic_types::StatusExt;
 pub enum Service {
     Registry,
     Exchange,
+    Notification,
 }
 
 impl Service {
@@ -22,6 +23,7 @@ impl Service {
         match self {
             Self::Registry => "registry",
             Self::Exchange => "exchange service",
+            Self::Notification => "notification service",
         }
     }
 
@@ -30,6 +32,7 @@ impl Service {
         match self {
             Self::Registry => "--registry or HOMEWARD_REGISTRY_URL",
             Self::Exchange => "--exchange-url or HOMEWARD_EXCHANGE_URL",
+            Self::Notification => "--notification-url or HOMEWARD_NOTIFICATION_URL",
         }
     }
 
@@ -37,6 +40,7 @@ impl Service {
         match self {
             Self::Registry => "http://127.0.0.1:50051",
             Self::Exchange => "http://127.0.0.1:50052",
+            Self::Notification => "http://127.0.0.1:50053",
         }
     }
 }
@@ -249,6 +253,7 @@ fn reason_hint(reason: &str) -> Option<&'static str> {
 fn hint(code: Code, service: Service, url: &str) -> Option<String> {
     let name = service.name();
     let exchange = service == Service::Exchange;
+    let notification = service == Service::Notification;
     Some(match code {
         Code::Unauthenticated => {
             "mint a token with `homewardctl token mint --dev --subject me --role admin --party UA` \
@@ -267,12 +272,23 @@ fn hint(code: Code, service: Service, url: &str) -> Option<String> {
         Code::NotFound if exchange => "check the id; `homewardctl agreement list` and \
              `homewardctl exchange phase list` show agreements and phases"
             .into(),
+        Code::NotFound if notification => {
+            "check the id; `homewardctl inquiry list` finds inquiries (by --reference, --office or \
+             --state), `homewardctl inquiry links` links, `homewardctl notification list` \
+             notifications and `homewardctl task list` tasks"
+                .into()
+        }
         Code::NotFound => {
             "check the id; `homewardctl person search <name>` finds persons by name".into()
         }
         Code::AlreadyExists if exchange => {
             "the record already exists: `homewardctl exchange phase get <phase-id>` shows the phase \
              and what it holds"
+                .into()
+        }
+        Code::AlreadyExists if notification => {
+            "the record already exists: `homewardctl inquiry get <inquiry-id>` shows the inquiry \
+             with its links and consents"
                 .into()
         }
         Code::AlreadyExists => {
@@ -285,6 +301,13 @@ fn hint(code: Code, service: Service, url: &str) -> Option<String> {
              --open` the reviews still open"
                 .into()
         }
+        Code::FailedPrecondition if notification => {
+            "the record's current state does not allow this (the message above says why): \
+             `homewardctl inquiry get <inquiry-id>` shows the inquiry's state, verification, \
+             consents and links, `homewardctl task get <task-id>` a task; a link is confirmed by \
+             an officer other than the one who proposed it"
+                .into()
+        }
         Code::FailedPrecondition => {
             "the record's current state does not allow this; see `homewardctl person history <id>`"
                 .into()
@@ -293,6 +316,12 @@ fn hint(code: Code, service: Service, url: &str) -> Option<String> {
             "the record changed meanwhile, another list version was submitted, or the request id \
              was used for something else: read it again (`homewardctl exchange list versions \
              <phase-id>` for lists, then --base-version) and retry with a new --request-id"
+                .into()
+        }
+        Code::Aborted if notification => {
+            "the record changed meanwhile, or the request id was used for something else: read \
+             it again (`homewardctl inquiry get <inquiry-id>`, `homewardctl task get <task-id>`) \
+             and retry with a new --request-id"
                 .into()
         }
         Code::Aborted => {
@@ -443,6 +472,37 @@ mod tests {
             "{report}"
         );
         assert!(!report.contains("person history"), "{report}");
+    }
+
+    #[test]
+    fn notification_errors_name_the_notification_service_its_address_and_its_commands() {
+        let report = CliError::from(tonic::Status::unavailable("tcp connect error"))
+            .report(Service::Notification, "http://127.0.0.1:50053");
+        assert!(
+            report.contains("is the notification service running?"),
+            "{report}"
+        );
+        assert!(report.contains("--notification-url"), "{report}");
+        for (status, advice) in [
+            (
+                tonic::Status::not_found("inquiry x"),
+                "homewardctl inquiry list",
+            ),
+            (
+                tonic::Status::failed_precondition("proposed by you"),
+                "other than the one who proposed it",
+            ),
+            (tonic::Status::aborted("etag"), "homewardctl inquiry get"),
+            (
+                tonic::Status::already_exists("link"),
+                "homewardctl inquiry get",
+            ),
+        ] {
+            let report = CliError::from(status).report(Service::Notification, "u");
+            assert!(report.contains(advice), "{report}");
+            assert!(!report.contains("person search"), "{report}");
+            assert!(!report.contains("exchange phase"), "{report}");
+        }
     }
 
     #[test]

@@ -2,10 +2,11 @@
 //! records status changes, matches lists and merges duplicates, and verifies the audit log,
 //! talking gRPC to the registry; and it records exchange agreements and runs their phases (lists,
 //! reconciliation, consent, hold-backs, the handover and its report), talking to the exchange
-//! service.
+//! service; and it takes families' inquiries, links them to registered persons and follows what
+//! families are told (deliveries, in-person tasks), talking to the notification service.
 //!
-//! One module per noun (`token`, `person`, `audit`, `agreement`, `exchange`), one function per
-//! verb. Results go to stdout
+//! One module per noun (`token`, `person`, `audit`, `agreement`, `exchange`, `inquiry`, `link`,
+//! `notification`, `task`), one function per verb. Results go to stdout
 //! as tables or `--output json`; errors go to stderr with a hint. The client holds no state and
 //! never writes personal data anywhere but stdout, and the file a manifest is asked to go to.
 
@@ -15,7 +16,9 @@ mod args;
 mod audit;
 mod client;
 mod error;
+mod events;
 mod exchange;
+mod notification;
 mod output;
 mod person;
 mod token;
@@ -58,6 +61,15 @@ struct Cli {
         default_value = "http://127.0.0.1:50052"
     )]
     exchange_url: String,
+    /// Address of the notification service.
+    #[arg(
+        long,
+        global = true,
+        help_heading = GLOBAL,
+        env = "HOMEWARD_NOTIFICATION_URL",
+        default_value = "http://127.0.0.1:50053"
+    )]
+    notification_url: String,
     /// Bearer token for the services (see `homewardctl token mint`).
     #[arg(long, global = true, help_heading = GLOBAL, env = "HOMEWARD_TOKEN", hide_env_values = true)]
     token: Option<String>,
@@ -87,6 +99,21 @@ enum Command {
     /// manifest, the event stream and the audit log.
     #[command(subcommand)]
     Exchange(exchange::ExchangeCommand),
+    /// Families' inquiries: intake and access codes, verifying the requester, consent, candidate
+    /// persons and links, the family's status check.
+    #[command(subcommand)]
+    Inquiry(notification::inquiry::InquiryCommand),
+    /// Decide a link between an inquiry and a registered person: confirm, reject, withhold its
+    /// news for review.
+    #[command(subcommand)]
+    Link(notification::link::LinkCommand),
+    /// What families were told and its deliveries, the notification service's event stream and
+    /// audit log.
+    #[command(subcommand)]
+    Notification(notification::NotificationCommand),
+    /// Grave news delivered in person: assign, record visits and calls.
+    #[command(subcommand)]
+    Task(notification::task::TaskCommand),
 }
 
 impl Command {
@@ -94,6 +121,9 @@ impl Command {
     fn service(&self) -> Service {
         match self {
             Self::Agreement(_) | Self::Exchange(_) => Service::Exchange,
+            Self::Inquiry(_) | Self::Link(_) | Self::Notification(_) | Self::Task(_) => {
+                Service::Notification
+            }
             Self::Token(_) | Self::Person(_) | Self::Audit(_) => Service::Registry,
         }
     }
@@ -103,6 +133,7 @@ impl Command {
 pub struct Context {
     registry_url: String,
     exchange_url: String,
+    notification_url: String,
     token: Option<String>,
     pub output: OutputFormat,
 }
@@ -116,10 +147,15 @@ impl Context {
         client::exchange(&self.exchange_url, self.token.as_deref())
     }
 
+    pub fn notification(&self) -> Result<client::Notification, CliError> {
+        client::notification(&self.notification_url, self.token.as_deref())
+    }
+
     fn url(&self, service: Service) -> &str {
         match service {
             Service::Registry => &self.registry_url,
             Service::Exchange => &self.exchange_url,
+            Service::Notification => &self.notification_url,
         }
     }
 }
@@ -147,6 +183,7 @@ async fn main() -> ExitCode {
     let ctx = Context {
         registry_url: cli.registry,
         exchange_url: cli.exchange_url,
+        notification_url: cli.notification_url,
         token: cli.token,
         output: cli.output,
     };
@@ -157,6 +194,10 @@ async fn main() -> ExitCode {
         Command::Audit(c) => audit::run(c, &ctx, Service::Registry).await,
         Command::Agreement(c) => exchange::agreement::run(c, &ctx).await,
         Command::Exchange(c) => exchange::run(c, &ctx).await,
+        Command::Inquiry(c) => notification::inquiry::run(c, &ctx).await,
+        Command::Link(c) => notification::link::run(c, &ctx).await,
+        Command::Notification(c) => notification::run(c, &ctx).await,
+        Command::Task(c) => notification::task::run(c, &ctx).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -213,5 +254,30 @@ mod tests {
         assert_eq!(cli.command.service(), Service::Exchange);
         let cli = Cli::try_parse_from(["homewardctl", "audit", "verify"]).unwrap();
         assert_eq!(cli.command.service(), Service::Registry);
+    }
+
+    #[test]
+    fn the_notification_address_is_a_global_flag_and_its_commands_name_it_in_hints() {
+        let cli = Cli::try_parse_from([
+            "homewardctl",
+            "inquiry",
+            "get",
+            "i1",
+            "--notification-url",
+            "http://n:3",
+        ])
+        .unwrap();
+        assert_eq!(cli.notification_url, "http://n:3");
+        assert_eq!(cli.command.service(), Service::Notification);
+        for argv in [
+            &["homewardctl", "link", "confirm", "l1"][..],
+            &["homewardctl", "notification", "audit", "verify"],
+            &["homewardctl", "notification", "events", "--follow"],
+            &["homewardctl", "task", "list"],
+            &["homewardctl", "inquiry", "status", "HW-1", "--code", "c"],
+        ] {
+            let cli = Cli::try_parse_from(argv).unwrap();
+            assert_eq!(cli.command.service(), Service::Notification, "{argv:?}");
+        }
     }
 }

@@ -3,11 +3,15 @@
 //! (`service-member`, `hospitalised`), times as RFC 3339 in UTC, partial dates as YYYY[-MM[-DD]].
 //!
 //! Only what the server sent is shown; nothing is derived here that a script might mistake for
-//! registry data. The exchange's views live in `view::exchange`.
+//! registry data. The exchange's views live in `view::exchange`, the notification service's in
+//! `view::notification`.
 
 pub mod exchange;
+pub mod notification;
 
-use homeward_proto::{common::v1 as common, exchange::v1 as xpb, registry::v1 as pb};
+use homeward_proto::{
+    common::v1 as common, exchange::v1 as xpb, notification::v1 as npb, registry::v1 as pb,
+};
 use serde::Serialize;
 use time::{OffsetDateTime, macros::format_description};
 
@@ -48,6 +52,56 @@ enum_words! {
     hold_back_reason_word: xpb::HoldBackReason, "HOLD_BACK_REASON_";
     check_result_word: xpb::HandoverCheckResult, "HANDOVER_CHECK_RESULT_";
     check_method_word: xpb::IdentityCheckMethod, "IDENTITY_CHECK_METHOD_";
+    relationship_word: npb::Relationship, "RELATIONSHIP_";
+    channel_word: npb::Channel, "CHANNEL_";
+    intake_word: npb::IntakeChannel, "INTAKE_CHANNEL_";
+    consent_purpose_word: npb::ConsentPurpose, "CONSENT_PURPOSE_";
+    consent_method_word: npb::ConsentMethod, "CONSENT_METHOD_";
+    verification_state_word: npb::VerificationState, "VERIFICATION_STATE_";
+    verification_method_word: npb::VerificationMethod, "VERIFICATION_METHOD_";
+    inquiry_state_word: npb::InquiryState, "INQUIRY_STATE_";
+    close_reason_word: npb::CloseReason, "CLOSE_REASON_";
+    risk_flag_word: npb::RiskFlagKind, "RISK_FLAG_KIND_";
+    link_state_word: npb::LinkState, "LINK_STATE_";
+    withholding_word: npb::WithholdingDecision, "WITHHOLDING_DECISION_";
+    notification_kind_word: npb::NotificationKind, "NOTIFICATION_KIND_";
+    delivery_state_word: npb::DeliveryState, "DELIVERY_STATE_";
+    task_state_word: npb::TaskState, "TASK_STATE_";
+    attempt_outcome_word: npb::TaskAttemptOutcome, "TASK_ATTEMPT_OUTCOME_";
+    family_status_word: npb::FamilyStatus, "FAMILY_STATUS_";
+}
+
+/// The word for a value the generated code does not know yet: the announced ones by name, any
+/// other by number, so that a newer service never breaks this client.
+fn announced_word(value: i32, announced: &[(i32, &str)]) -> String {
+    announced
+        .iter()
+        .find(|(code, _)| *code == value)
+        .map(|(_, word)| (*word).to_string())
+        .unwrap_or_else(|| format!("unknown({value})"))
+}
+
+pub fn notification_state_word(value: i32) -> String {
+    match npb::NotificationState::try_from(value) {
+        Ok(v) => word(v.as_str_name(), "NOTIFICATION_STATE_"),
+        Err(_) => announced_word(
+            value,
+            &[(crate::args::NOTIFICATION_STATE_EMBARGOED, "embargoed")],
+        ),
+    }
+}
+
+pub fn task_kind_word(value: i32) -> String {
+    match npb::TaskKind::try_from(value) {
+        Ok(v) => word(v.as_str_name(), "TASK_KIND_"),
+        Err(_) => announced_word(
+            value,
+            &[(
+                crate::args::TASK_KIND_WITHHOLDING_REVIEW,
+                "withholding-review",
+            )],
+        ),
+    }
 }
 
 pub fn date_text(d: Option<&common::PartialDate>) -> Option<String> {
@@ -75,6 +129,19 @@ fn short_time(t: Option<OffsetDateTime>) -> String {
         .ok()
     })
     .unwrap_or_default()
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.into()
+}
+
+/// "1 entry", "3 entries".
+fn count(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
 }
 
 fn or_dash(s: &str) -> String {
@@ -733,6 +800,80 @@ impl Render for AuditView {
             rows.push(("problem", self.problem.clone()));
         }
         output::record(rows).to_string()
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct EventView {
+    pub cursor: String,
+    pub event_id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub aggregate_id: String,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub occur_time: Option<OffsetDateTime>,
+    /// What happened, in a few words, read from the payload of the known event types.
+    pub summary: String,
+    pub payload_type: String,
+}
+
+impl EventView {
+    pub fn new(e: &common::Event, summary: String) -> Self {
+        Self {
+            cursor: e.cursor.clone(),
+            event_id: e.event_id.clone(),
+            kind: e.r#type.clone(),
+            aggregate_id: e.aggregate_id.clone(),
+            occur_time: time_of(e.occur_time.as_ref()),
+            summary,
+            payload_type: e
+                .payload
+                .as_ref()
+                .map(|p| p.type_url.clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// One line, for following the stream at a terminal.
+    pub fn line(&self) -> String {
+        let summary = if self.summary.is_empty() {
+            String::new()
+        } else {
+            format!("  {}", self.summary)
+        };
+        format!(
+            "{}  {}  {}{summary}  (cursor {})",
+            short_time(self.occur_time),
+            self.kind,
+            self.aggregate_id,
+            self.cursor
+        )
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct EventsView {
+    pub events: Vec<EventView>,
+    /// Pass it as --after to go on from here; empty when no event came.
+    pub last_cursor: String,
+}
+
+impl Render for EventsView {
+    fn table(&self) -> String {
+        if self.events.is_empty() {
+            return "no events".into();
+        }
+        let mut t = output::table(["WHEN", "TYPE", "ABOUT", "WHAT", "CURSOR"]);
+        for e in &self.events {
+            t.add_row(vec![
+                short_time(e.occur_time),
+                e.kind.clone(),
+                e.aggregate_id.clone(),
+                e.summary.clone(),
+                e.cursor.clone(),
+            ]);
+        }
+        format!("{t}\n{}", count(self.events.len(), "event", "events"))
     }
 }
 

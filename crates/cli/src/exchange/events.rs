@@ -1,43 +1,22 @@
-//! `homewardctl exchange events`: the exchange service's event stream, from a cursor. The
-//! service never ends the stream (it follows new events as they happen), so without --follow
-//! the command stops once no event has come for --idle, and names the cursor to go on from.
+//! `homewardctl exchange events`: the exchange service's event stream, from a cursor, read and
+//! printed as `crate::events` does for every service.
 //!
 //! Until a phase completes, events carry ids, references and counts, never names; the summaries
 //! shown here are read from those payloads and add nothing to them.
 
-use std::time::Duration;
-
-use clap::Args;
 use homeward_proto::{common::v1 as common, exchange::v1 as pb};
 use prost::Message;
 
-use super::text;
+pub use crate::events::EventsArgs;
 use crate::{
-    Context, args,
-    error::CliError,
-    output::{self, OutputFormat},
+    Context,
+    error::{CliError, Service},
+    events::{self, Feed},
     view::{
-        check_result_word, consent_word,
-        exchange::{EventView, EventsView},
-        hold_back_reason_word, list_kind_word, phase_state_word, review_decision_word,
+        check_result_word, consent_word, hold_back_reason_word, list_kind_word, phase_state_word,
+        review_decision_word,
     },
 };
-
-#[derive(Debug, Args)]
-pub struct EventsArgs {
-    /// Start after this cursor, as printed by an earlier run [default: the beginning].
-    #[arg(long, value_name = "CURSOR")]
-    after: Option<String>,
-    /// Only events of this type, such as exchange.phase.state_changed; repeatable.
-    #[arg(long = "type", value_name = "TYPE")]
-    types: Vec<String>,
-    /// Keep printing new events as they happen, one per line, until interrupted.
-    #[arg(long)]
-    follow: bool,
-    /// Without --follow, stop once no event has come for this long.
-    #[arg(long, default_value = "2s", value_parser = args::duration, conflicts_with = "follow")]
-    idle: Duration,
-}
 
 /// What an event says, in a few words, for the event types this client knows; empty for the
 /// others and for payloads it cannot read.
@@ -147,79 +126,22 @@ pub fn summary(event: &common::Event) -> String {
 }
 
 pub async fn events(a: EventsArgs, ctx: &Context) -> Result<(), CliError> {
-    let mut stream = ctx
+    let stream = ctx
         .exchange()?
         .watch_events(pb::WatchEventsRequest {
-            after_cursor: text(a.after.clone()),
-            types: a.types.iter().map(|t| t.trim().to_string()).collect(),
+            after_cursor: a.after(),
+            types: a.types(),
         })
         .await?
         .into_inner();
-    let mut last_cursor = text(a.after);
-    if a.follow {
-        let interrupted = tokio::signal::ctrl_c();
-        tokio::pin!(interrupted);
-        loop {
-            let message = tokio::select! {
-                message = stream.message() => message,
-                _ = &mut interrupted => break,
-            };
-            let event = match message {
-                Ok(Some(response)) => response.event.unwrap_or_default(),
-                Ok(None) => {
-                    output::note("the exchange service ended the stream");
-                    break;
-                }
-                Err(status) => {
-                    resume_note(&last_cursor);
-                    return Err(status.into());
-                }
-            };
-            let view = EventView::new(&event, summary(&event));
-            let line = match ctx.output {
-                OutputFormat::Table => view.line(),
-                // One object per line, so a script can read events as they come.
-                OutputFormat::Json => serde_json::to_string(&view)
-                    .map_err(|e| CliError::Failed(format!("could not write JSON: {e}")))?,
-            };
-            output::print(&line)?;
-            last_cursor = view.cursor;
-        }
-        resume_note(&last_cursor);
-        return Ok(());
-    }
-    let mut events = Vec::new();
-    loop {
-        let event = match tokio::time::timeout(a.idle, stream.message()).await {
-            // Quiet for --idle: caught up.
-            Err(_) | Ok(Ok(None)) => break,
-            Ok(Ok(Some(response))) => response.event.unwrap_or_default(),
-            Ok(Err(status)) => return Err(status.into()),
-        };
-        events.push(EventView::new(&event, summary(&event)));
-    }
-    if let Some(last) = events.last() {
-        last_cursor = last.cursor.clone();
-    }
-    output::show(
-        ctx.output,
-        &EventsView {
-            events,
-            last_cursor: last_cursor.clone(),
-        },
-    )?;
-    if ctx.output == OutputFormat::Table {
-        resume_note(&last_cursor);
-    }
-    Ok(())
-}
-
-fn resume_note(cursor: &str) {
-    if !cursor.is_empty() {
-        output::note(&format!(
-            "go on from here with `homewardctl exchange events --after {cursor}`"
-        ));
-    }
+    let feed = Feed {
+        stream,
+        event: |r: pb::WatchEventsResponse| r.event.unwrap_or_default(),
+        summary,
+        service: Service::Exchange,
+        command: "exchange events",
+    };
+    events::show(feed, a, ctx).await
 }
 
 #[cfg(test)]
@@ -269,7 +191,7 @@ mod tests {
             "ListSubmitted",
         );
         assert_eq!(summary(&e), "RU offer v3, 390 entries");
-        let view = EventView::new(&e, summary(&e));
+        let view = crate::view::EventView::new(&e, summary(&e));
         assert!(
             view.line().contains("exchange.list.submitted"),
             "{}",

@@ -19,14 +19,12 @@ mod phase;
 mod reconcile;
 mod report;
 
-use std::future::Future;
-
 use clap::{Args, Subcommand};
 
 use crate::{
     Context,
     audit::{self, AuditCommand},
-    client::Exchange,
+    client::{Exchange, all_pages},
     error::{CliError, Service, shell_word},
 };
 
@@ -119,25 +117,6 @@ fn now() -> prost_types::Timestamp {
     }
 }
 
-/// Every item of a paged list: `page` fetches the page at a token and returns its items and the
-/// next token. A token that does not move would loop forever, so it ends the list too.
-async fn all_pages<T, F, Fut>(mut page: F) -> Result<Vec<T>, CliError>
-where
-    F: FnMut(String) -> Fut,
-    Fut: Future<Output = Result<(Vec<T>, String), tonic::Status>>,
-{
-    let mut items = Vec::new();
-    let mut token = String::new();
-    loop {
-        let (found, next) = page(token.clone()).await?;
-        items.extend(found);
-        if next.is_empty() || next == token {
-            return Ok(items);
-        }
-        token = next;
-    }
-}
-
 /// The etag a change of a phase is made on: the one given, or the phase as it is now. A retry
 /// must send the same etag to be the same request, so a read etag also comes back as the flag
 /// the retry hint repeats.
@@ -178,22 +157,6 @@ mod tests {
         let mut argv = vec!["exchange"];
         argv.extend_from_slice(args);
         Harness::try_parse_from(argv).map(|h| h.command)
-    }
-
-    #[tokio::test]
-    async fn paging_follows_the_tokens_to_the_end_and_stops_on_a_token_that_does_not_move() {
-        let pages = |tokens: Vec<&'static str>| {
-            let mut calls = 0;
-            move |token: String| {
-                let next = tokens[calls];
-                calls += 1;
-                async move { Ok((vec![token], next.to_string())) }
-            }
-        };
-        let items = all_pages(pages(vec!["a", "b", ""])).await.unwrap();
-        assert_eq!(items, ["", "a", "b"]);
-        let items = all_pages(pages(vec!["a", "a", "x"])).await.unwrap();
-        assert_eq!(items, ["", "a"]);
     }
 
     #[test]

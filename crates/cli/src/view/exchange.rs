@@ -6,30 +6,17 @@
 //! Names appear only where the service sent them (list entries, presented identities); nothing
 //! here adds to what the embargo on a pending exchange lets the caller see.
 
-use homeward_proto::{common::v1 as common, exchange::v1 as pb};
+use homeward_proto::exchange::v1 as pb;
 use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::{
     DocumentView, NameView, category_word, check_method_word, check_result_word, confidence_text,
-    consent_word, date_text, document_word, hold_back_reason_word, list_kind_word, or_dash,
+    consent_word, count, date_text, document_word, hold_back_reason_word, list_kind_word, or_dash,
     outcome_word, phase_state_word, review_decision_word, sex_word, short_time, source_word,
-    time_of,
+    time_of, yes_no,
 };
 use crate::output::{self, Render};
-
-fn yes_no(b: bool) -> String {
-    if b { "yes" } else { "no" }.into()
-}
-
-/// "1 entry", "3 entries".
-fn count(n: usize, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
-    }
-}
 
 fn health_text(seriously_ill: bool, wounded: bool) -> String {
     match (seriously_ill, wounded) {
@@ -1774,82 +1761,10 @@ impl Render for ManifestView {
     }
 }
 
-#[derive(Debug, Serialize)]
-pub struct EventView {
-    pub cursor: String,
-    pub event_id: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub aggregate_id: String,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub occur_time: Option<OffsetDateTime>,
-    /// What happened, in a few words, read from the payload of the known event types.
-    pub summary: String,
-    pub payload_type: String,
-}
-
-impl EventView {
-    pub fn new(e: &common::Event, summary: String) -> Self {
-        Self {
-            cursor: e.cursor.clone(),
-            event_id: e.event_id.clone(),
-            kind: e.r#type.clone(),
-            aggregate_id: e.aggregate_id.clone(),
-            occur_time: time_of(e.occur_time.as_ref()),
-            summary,
-            payload_type: e
-                .payload
-                .as_ref()
-                .map(|p| p.type_url.clone())
-                .unwrap_or_default(),
-        }
-    }
-
-    /// One line, for following the stream at a terminal.
-    pub fn line(&self) -> String {
-        let summary = if self.summary.is_empty() {
-            String::new()
-        } else {
-            format!("  {}", self.summary)
-        };
-        format!(
-            "{}  {}  {}{summary}  (cursor {})",
-            short_time(self.occur_time),
-            self.kind,
-            self.aggregate_id,
-            self.cursor
-        )
-    }
-}
-
-#[derive(Debug, Serialize)]
-pub struct EventsView {
-    pub events: Vec<EventView>,
-    /// Pass it as --after to go on from here; empty when no event came.
-    pub last_cursor: String,
-}
-
-impl Render for EventsView {
-    fn table(&self) -> String {
-        if self.events.is_empty() {
-            return "no events".into();
-        }
-        let mut t = output::table(["WHEN", "TYPE", "ABOUT", "WHAT", "CURSOR"]);
-        for e in &self.events {
-            t.add_row(vec![
-                short_time(e.occur_time),
-                e.kind.clone(),
-                e.aggregate_id.clone(),
-                e.summary.clone(),
-                e.cursor.clone(),
-            ]);
-        }
-        format!("{t}\n{}", count(self.events.len(), "event", "events"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use homeward_proto::common::v1 as common;
+
     use super::*;
 
     #[test]
