@@ -29,17 +29,17 @@ proto-lint: ## Lint and build the protobuf contracts with buf (installed from np
 build: ## Build every binary
 	$(CARGO) build --workspace
 
-demo: ## Replay a 1,000-for-1,000 exchange's first phase (390 for 390) against a running `make run`
+demo: ## Replay an exchange's first phase (390 for 390) and two families' inquiries against `make run`
 	$(CARGO) run --quiet -p homeward-story --bin homeward-demo
 
-bench: ## Registry and exchange benchmarks on PostgreSQL (docs/BENCHMARKS.md, docs/EXCHANGE_BENCH.md)
+bench: ## Registry, exchange and notification benchmarks on PostgreSQL (docs/*BENCH*.md)
 	./scripts/ensure-postgres.sh
 	$(CARGO) run --release -p homeward-bench --bin registry-bench -- --report docs/BENCHMARKS.md
-	$(CARGO) run --release -p homeward-bench --bin exchange-bench -- --report docs/EXCHANGE_BENCH.md
+	$(CARGO) run --release -p homeward-bench --bin exchange-bench -- --report docs/EXCHANGE_BENCH.md --notification-report docs/NOTIFICATION_BENCH.md
 
-bench-exchange: ## A 1,000-for-1,000 phase timed from lists to frozen and from completion to registry updated
+bench-exchange: ## A 1,000-for-1,000 phase (lists to frozen, completion to registry) and 390 families notified
 	./scripts/ensure-postgres.sh
-	$(CARGO) run --release -p homeward-bench --bin exchange-bench -- --report docs/EXCHANGE_BENCH.md
+	$(CARGO) run --release -p homeward-bench --bin exchange-bench -- --report docs/EXCHANGE_BENCH.md --notification-report docs/NOTIFICATION_BENCH.md
 
 bench-quick: ## The benchmarks at toy sizes, as a smoke test
 	./scripts/ensure-postgres.sh

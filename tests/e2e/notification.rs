@@ -701,6 +701,159 @@ async fn a_killed_notification_service_loses_and_repeats_nothing(backend: Backen
     assert_eq!(letters.len(), 24, "{}", letters.len());
 }
 
+async fn a_withholding_flag_holds_the_news_until_reviewed_and_a_shared_phone_is_flagged(
+    backend: Backend,
+) {
+    let mut world = World::start(backend, |_| {}).await;
+    let son = world.register("Савченко", "Роман", 1993).await;
+    let (inquiry, _) = world
+        .inquiry(("Савченко", "Роман", 1993), "a@example.org", true)
+        .await;
+    let link = world.link(&inquiry.id, &son).await.expect("linked");
+    let flagged = world
+        .first
+        .flag_withholding(nt::FlagWithholdingRequest {
+            request_id: rid(),
+            link_id: link.id.clone(),
+            etag: link.etag.clone(),
+            reason: "the family's contact may be read by the other party".into(),
+        })
+        .await
+        .expect("flag")
+        .into_inner()
+        .link
+        .expect("link");
+    let tasks = world
+        .first
+        .list_tasks(nt::ListTasksRequest {
+            page_size: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("tasks")
+        .into_inner()
+        .tasks;
+    assert!(tasks.iter().any(|t| t.kind == nt::TaskKind::WithholdingReview as i32 && t.inquiry_id == inquiry.id));
+    world.set_status(&son, reg::PersonStatus::Transferred).await;
+    world
+        .until(&inquiry.id, "withheld", |l| {
+            has(
+                l,
+                nt::NotificationKind::StatusUpdate,
+                nt::NotificationState::Withheld,
+            )
+        })
+        .await;
+    assert_eq!(world.letters().len(), 1, "only the acknowledgement");
+    let released = world
+        .second
+        .review_withholding(nt::ReviewWithholdingRequest {
+            request_id: rid(),
+            link_id: link.id.clone(),
+            etag: flagged.etag,
+            decision: nt::WithholdingDecision::Release as i32,
+            note: "checked with the family".into(),
+        })
+        .await
+        .expect("review")
+        .into_inner();
+    assert_eq!(released.released_notification_ids.len(), 1);
+    world
+        .until(&inquiry.id, "released and delivered", |l| {
+            has(
+                l,
+                nt::NotificationKind::StatusUpdate,
+                nt::NotificationState::Delivered,
+            )
+        })
+        .await;
+
+    // One phone asking about three unrelated people is flagged.
+    let mut last = None;
+    for (family, given) in [("Бойко", "Юрій"), ("Лисенко", "Ігор"), ("Марченко", "Влад")]
+    {
+        last = Some(
+            world
+                .inquiry((family, given, 1991), "same.person@example.org", false)
+                .await
+                .0,
+        );
+    }
+    let last = last.expect("inquiry");
+    assert!(
+        last.risk_flags
+            .iter()
+            .any(|f| f.kind == nt::RiskFlagKind::SharedContact as i32),
+        "{:?}",
+        last.risk_flags
+    );
+    let flagged_list = world
+        .first
+        .list_inquiries(nt::ListInquiriesRequest {
+            flagged_only: true,
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .into_inner()
+        .inquiries;
+    assert_eq!(flagged_list.len(), 1);
+    assert!(
+        flagged_list[0]
+            .requester
+            .as_ref()
+            .unwrap()
+            .contacts
+            .iter()
+            .all(|c| !c.address.contains("same.person")),
+        "addresses are masked in lists"
+    );
+}
+
+async fn a_new_registration_puts_a_candidate_up_for_review(backend: Backend) {
+    let mut world = World::start(backend, |_| {}).await;
+    let (inquiry, _) = world
+        .inquiry(("Клименко", "Артем", 2001), "k@example.org", true)
+        .await;
+    let none = world
+        .first
+        .list_links(nt::ListLinksRequest {
+            inquiry_id: inquiry.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("links")
+        .into_inner()
+        .links;
+    assert!(none.is_empty());
+    let son = world.register("Клименко", "Артем", 2001).await;
+    let mut proposed = Vec::new();
+    for _ in 0..100 {
+        proposed = world
+            .first
+            .list_links(nt::ListLinksRequest {
+                inquiry_id: inquiry.id.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("links")
+            .into_inner()
+            .links;
+        if !proposed.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(proposed.len(), 1, "matching proposed the new registration");
+    assert_eq!(proposed[0].person_id, son);
+    assert_eq!(
+        proposed[0].state,
+        nt::LinkState::Proposed as i32,
+        "a person decides, not the matcher"
+    );
+    assert_eq!(proposed[0].proposed_by, "matcher");
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -720,4 +873,6 @@ on_both_backends!(
     an_unverified_requester_learns_nothing_and_guessing_codes_is_stopped,
     email_is_retried_when_the_server_refuses_and_dead_lettered_when_it_is_gone,
     a_killed_notification_service_loses_and_repeats_nothing,
+    a_withholding_flag_holds_the_news_until_reviewed_and_a_shared_phone_is_flagged,
+    a_new_registration_puts_a_candidate_up_for_review,
 );

@@ -1156,15 +1156,22 @@ async fn duplicates_are_flagged_merged_and_unmerged(backend: Backend) {
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::FailedPrecondition);
-    assert!(
-        client
+    // The index applies the merge at once and again when the event stream brings it back; a
+    // loaded machine can show the pair for that moment (up to the follower's 250 ms poll).
+    let mut pairs = Vec::new();
+    for _ in 0..40 {
+        pairs = client
             .find_duplicates(pb::FindDuplicatesRequest::default())
             .await
             .unwrap()
             .into_inner()
-            .pairs
-            .is_empty()
-    );
+            .pairs;
+        if pairs.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(pairs.is_empty(), "{pairs:?}");
 
     let restored = client
         .unmerge_persons(pb::UnmergePersonsRequest {

@@ -183,7 +183,8 @@ pub async fn case(
             .into_inner()
             .notifications;
         let home = list.iter().find(|n| {
-            n.kind == nt::NotificationKind::Repatriated as i32
+            (n.kind == nt::NotificationKind::Repatriated as i32
+                || n.kind == nt::NotificationKind::Released as i32)
                 && n.state == nt::NotificationState::Delivered as i32
         });
         let latency = home.and_then(|n| {

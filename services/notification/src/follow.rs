@@ -151,7 +151,7 @@ impl Notifications {
         if !already {
             for (effect, replaces) in self.effects(stream, event, now).await? {
                 notifications += 1;
-                if effect.notification.kind == Kind::Repatriated
+                if matches!(effect.notification.kind, Kind::Repatriated | Kind::Released)
                     && effect.notification.state == NotificationState::Queued
                 {
                     docs.extend(self.superseded_tasks(&effect.notification, now).await?);
@@ -269,6 +269,38 @@ impl Notifications {
                 }
                 if previous == status {
                     return Ok(Vec::new());
+                }
+                if matches!(status, PersonStatus::Repatriated | PersonStatus::Released)
+                    && !change.exchange_id.is_empty()
+                {
+                    // Handed over: the registry marks it when the exchange confirms the handover,
+                    // in the same stream as the reservation, so the embargoed news is released
+                    // here in order. News nobody embargoed (a link confirmed after the
+                    // reservation) is composed now, unless the exchange's own event told it.
+                    let released = self
+                        .settle_embargo(&change.exchange_id, |p| (p == person).then_some(true), now)
+                        .await?;
+                    if !released.is_empty() {
+                        return Ok(released);
+                    }
+                    let kind = if status == PersonStatus::Released {
+                        Kind::Released
+                    } else {
+                        Kind::Repatriated
+                    };
+                    let mut fresh = self
+                        .for_linked(person, &Route::Automated(kind), &source, now)
+                        .await?;
+                    let mut out = Vec::new();
+                    for (effect, replaces) in fresh.drain(..) {
+                        if !self
+                            .told_of_phase(effect.notification.inquiry_id, &change.exchange_id)
+                            .await?
+                        {
+                            out.push((effect, replaces));
+                        }
+                    }
+                    return Ok(out);
                 }
                 let route = policy::registry_route(status, &change.exchange_id);
                 self.for_linked(person, &route, &source, now).await
@@ -406,6 +438,22 @@ impl Notifications {
             }
         }
         Ok(out)
+    }
+
+    /// Whether the inquiry already has news of the exchange phase.
+    async fn told_of_phase(&self, inquiry: Uuid, phase: &str) -> Result<bool> {
+        for stored in self
+            .store
+            .list(Table::Notifications, &Filter::all_of(&inquiry.to_string()))
+            .await?
+        {
+            let n: Notification = stored.decode()?;
+            if n.embargo_phase.as_deref() == Some(phase) && n.state != NotificationState::Cancelled
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// A capture notice not yet given is moot once the family is told their son is home: the

@@ -1204,16 +1204,26 @@ impl Notifications {
             req.evidence_note.trim().chars().take(1_000).collect(),
             &who.subject,
         );
-        if self
+        if let Some(existing) = self
             .links_of(inquiry.record.id)
             .await?
-            .iter()
-            .any(|l| l.record.person_id == person && l.record.state != LinkState::Rejected)
+            .into_iter()
+            .find(|l| l.record.person_id == person)
         {
-            return Err(NotifyError::refused(
-                "ALREADY_LINKED",
-                "this inquiry already has a link to that person",
-            ));
+            return match existing.record.state {
+                // Matching proposed the same person already: that proposal is the one to decide.
+                LinkState::Proposed => Ok(pb::ProposeLinkResponse {
+                    link: Some(convert::link_to_pb(&existing.record, existing.version)),
+                }),
+                LinkState::Confirmed => Err(NotifyError::refused(
+                    "ALREADY_LINKED",
+                    "this inquiry is already linked to that person",
+                )),
+                LinkState::Rejected => Err(NotifyError::refused(
+                    "LINK_REJECTED",
+                    "a link to that person was rejected; take it up with the officer who rejected it",
+                )),
+            };
         }
         let out = convert::link_to_pb(&link, 1);
         let batch = WriteBatch {
@@ -1229,8 +1239,20 @@ impl Notifications {
             key: Some(key),
             ..Default::default()
         };
-        self.commit(batch, pb::ProposeLinkResponse { link: Some(out) })
+        let id = link.id.to_string();
+        match self
+            .commit(batch, pb::ProposeLinkResponse { link: Some(out) })
             .await
+        {
+            // Matching proposed the same person at the same moment: answer with its proposal.
+            Err(NotifyError::Store(StoreError::UniqueViolation(c))) if c.contains("links") => {
+                let existing = self.link(&id).await?;
+                Ok(pb::ProposeLinkResponse {
+                    link: Some(convert::link_to_pb(&existing.record, existing.version)),
+                })
+            }
+            other => other,
+        }
     }
 
     fn new_link(

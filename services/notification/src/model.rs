@@ -299,7 +299,7 @@ pub struct Notification {
     pub subject: String,
     pub body: String,
     pub source_event_id: String,
-    /// The exchange phase whose completion the news waits for.
+    /// The exchange phase the news belongs to (while embargoed: whose completion it waits for).
     pub embargo_phase: Option<String>,
     pub delivery_ids: Vec<Uuid>,
     pub task_id: Option<Uuid>,

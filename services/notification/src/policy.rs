@@ -171,7 +171,6 @@ pub fn release(
     now_us: i64,
 ) -> Option<Effect> {
     notification.updated_at_us = now_us;
-    notification.embargo_phase = None;
     if inquiry.state == InquiryState::Closed {
         notification.state = NotificationState::Cancelled;
         notification.note = "the inquiry is closed".into();

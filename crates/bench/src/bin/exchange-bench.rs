@@ -45,6 +45,12 @@ struct Args {
     /// Write the Markdown report here (printed otherwise).
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Families linked to the people of a separate notification run (0: no such run).
+    #[arg(long, default_value_t = 390)]
+    families: usize,
+    /// Write the notification run's report here (printed otherwise).
+    #[arg(long)]
+    notification_report: Option<PathBuf>,
 }
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -197,7 +203,7 @@ async fn main() -> Result<(), Error> {
     .await?;
     let n = args.per_party.max(10);
     let mut runs = Vec::new();
-    for run in 0..args.runs.max(1) {
+    for run in 0..args.runs {
         let seed = 1_000 + run as u64;
         eprintln!(
             "run {}: baseline of {} direct registry calls ...",
@@ -254,6 +260,26 @@ async fn main() -> Result<(), Error> {
     let _ = exchange.task.await;
     let _ = registry.stop.send(());
     let _ = registry.task.await;
+    // The families' run gets services of its own, so the notification service follows the
+    // registry from its first event rather than from the history of the runs above.
+    let families = if args.families > 0 {
+        let registry = start_registry().await?;
+        let exchange = start_exchange(registry.addr).await?;
+        let services = Services::connect(
+            &format!("http://{}", registry.addr),
+            &format!("http://{}", exchange.addr),
+        )
+        .await?;
+        let figures =
+            notify_families(&services, registry.addr, exchange.addr, args.families).await?;
+        let _ = exchange.stop.send(());
+        let _ = exchange.task.await;
+        let _ = registry.stop.send(());
+        let _ = registry.task.await;
+        Some(figures)
+    } else {
+        None
+    };
 
     let machine = probe::machine();
     let date = time::OffsetDateTime::now_utc()
@@ -318,12 +344,160 @@ async fn main() -> Result<(), Error> {
         ms(complete),
         ms(median(runs.iter().map(|r| r.repatriate_baseline).collect())),
     );
-    match &args.report {
-        Some(path) => {
-            std::fs::write(path, &out)?;
-            eprintln!("report written to {}", path.display());
-        }
-        None => println!("{out}"),
+    if !runs.is_empty() {
+        write_report(args.report.as_ref(), &out)?;
+    }
+    if let Some(figures) = families {
+        let text = notification_report(&figures, &machine, &date);
+        write_report(args.notification_report.as_ref(), &text)?;
     }
     Ok(())
+}
+
+fn write_report(path: Option<&PathBuf>, text: &str) -> Result<(), Error> {
+    match path {
+        Some(path) => {
+            std::fs::write(path, text)?;
+            eprintln!("report written to {}", path.display());
+        }
+        None => println!("{text}"),
+    }
+    Ok(())
+}
+
+/// The notification run's figures.
+struct Families {
+    linked: usize,
+    latencies: Vec<Duration>,
+    baseline: Vec<Duration>,
+    baseline_total: Duration,
+    complete: Duration,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// A phase of `n` for `n` in which every person RU hands over has a mother waiting for news,
+/// against a notification service started here (file sink, its own PostgreSQL database).
+async fn notify_families(
+    services: &Services,
+    registry: SocketAddr,
+    exchange: SocketAddr,
+    n: usize,
+) -> Result<Families, Error> {
+    let letters = tempfile::tempdir()?;
+    let url = testing::fresh_postgres_database("xbench_notification").await;
+    let mut config = homeward_notification::NotificationConfig {
+        server: server(),
+        database: database(url),
+        auth: AuthConfig {
+            dev_mode: true,
+            ..AuthConfig::default()
+        },
+        delivery: homeward_delivery::DeliveryConfig::files_in(letters.path()),
+        ..Default::default()
+    };
+    config.peers.registry_url = format!("http://{registry}");
+    config.peers.exchange_url = format!("http://{exchange}");
+    config.peers.reconnect_ms = 100;
+    config.messages.poll_ms = 50;
+    let app = homeward_notification::Application::build(config).await?;
+    let notification = running(app.local_addr(), |stopped| app.run_until(stopped));
+    let services = services
+        .clone()
+        .with_office(&format!("http://{}", notification.addr))
+        .await?;
+    let plan = Plan {
+        seed: 7_000,
+        per_party: n,
+        civilians: n * 3 / 10,
+        women: 3,
+        substitution: false,
+        families: n,
+        absent_family: false,
+        ..Plan::may_2025()
+    };
+    eprintln!("notification run: a {n}-for-{n} phase with {n} families waiting ...");
+    let ending = play(&services, &plan, |line| eprintln!("  {line}")).await?;
+    let _ = notification.stop.send(());
+    let _ = notification.task.await;
+    let mut latencies: Vec<Duration> = ending.cases.iter().filter_map(|c| c.latency).collect();
+    latencies.sort();
+    // Baseline: the same number of letters written straight through the file channel.
+    let dir = tempfile::tempdir()?;
+    let channel = homeward_delivery::FileChannel::new(dir.path());
+    let mut baseline = Vec::new();
+    let started = Instant::now();
+    for i in 0..latencies.len() {
+        let message = homeward_delivery::Outgoing {
+            delivery_id: format!("baseline-{i}"),
+            to: format!("family{i}@example.org"),
+            messenger: String::new(),
+            subject: "Добрі новини".into(),
+            body: "Раді повідомити: людина, про яку ви запитували, повернулася на батьківщину."
+                .into(),
+            language: "uk".into(),
+        };
+        let one = Instant::now();
+        homeward_delivery::Channel::send(&channel, &message).await?;
+        baseline.push(one.elapsed());
+    }
+    let baseline_total = started.elapsed();
+    baseline.sort();
+    Ok(Families {
+        linked: ending.cases.len(),
+        latencies,
+        baseline,
+        baseline_total,
+        complete: ending.timings.complete,
+    })
+}
+
+fn notification_report(f: &Families, machine: &probe::Machine, date: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# Notification benchmark\n");
+    let _ = writeln!(
+        out,
+        "Written by `make bench-exchange` (`cargo run --release -p homeward-bench --bin exchange-bench -- --report docs/EXCHANGE_BENCH.md --notification-report docs/NOTIFICATION_BENCH.md`) on {date}.\n\
+         Machine: {} ({} cores, {} logical CPUs, {:.0} GiB), Linux {}; PostgreSQL on the same machine.\n",
+        machine.cpu_model, machine.cores, machine.logical_cpus, machine.memory_gib, machine.kernel
+    );
+    let _ = writeln!(
+        out,
+        "A phase in which each of the {} people one party hands over has a mother whose inquiry is verified and linked to him \
+         (one of them does not appear at the handover). Registry, exchange and notification services run in the bench \
+         process, each on its own socket and PostgreSQL database; letters go to the file sink. Latency per family: from the \
+         phase's completion time to the moment the family's letter was accepted by the channel, both as the services \
+         recorded them. The baseline writes the same number of letters straight through the file channel in the same run.\n",
+        f.linked
+    );
+    let _ = writeln!(out, "| | families | p50 | p99 | max (all told) |");
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|");
+    let _ = writeln!(
+        out,
+        "| completion → family's channel accepted | {} | {} | {} | {} |",
+        f.latencies.len(),
+        ms(percentile(&f.latencies, 0.5)),
+        ms(percentile(&f.latencies, 0.99)),
+        ms(f.latencies.last().copied().unwrap_or_default())
+    );
+    let _ = writeln!(
+        out,
+        "| baseline: one letter written by the file channel | {} | {} | {} | {} (all, one after another) |",
+        f.baseline.len(),
+        ms(percentile(&f.baseline, 0.5)),
+        ms(percentile(&f.baseline, 0.99)),
+        ms(f.baseline_total)
+    );
+    let _ = writeln!(
+        out,
+        "\nThe completion itself (registry updated) took {} in this run. Aim: p99 ≤ 1 s.",
+        ms(f.complete)
+    );
+    out
 }
