@@ -27,6 +27,11 @@ use crate::{
     store::{DocWrite, Filter, Table, WriteBatch},
 };
 
+/// Quiet events recorded in one transaction at most.
+const QUIET_BATCH: usize = 200;
+/// How long the stream may pause before quiet events are recorded.
+const QUIET_PAUSE: Duration = Duration::from_millis(20);
+
 /// The streams followed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {
@@ -130,19 +135,64 @@ impl Notifications {
                 EventSource::Exchange(inner)
             }
         };
-        while let Some(event) = events.next().await? {
-            cursor = Some(self.handle(stream, &event, cursor).await?);
+        // Events that change nothing for any family (most of them: people nobody asked about)
+        // are recorded together, up to `QUIET_BATCH` at a time or as soon as the stream pauses;
+        // an event with effects is written at once, with the quiet ones before it, so the next
+        // event reads what it did.
+        let mut quiet: Vec<DocWrite> = Vec::new();
+        let mut last: Option<Event> = None;
+        loop {
+            let next = if quiet.is_empty() {
+                events.next().await?
+            } else {
+                match tokio::time::timeout(QUIET_PAUSE, events.next()).await {
+                    Ok(next) => next?,
+                    Err(_) => {
+                        if let Some(event) = last.take() {
+                            cursor = Some(
+                                self.commit_events(
+                                    stream,
+                                    std::mem::take(&mut quiet),
+                                    &event,
+                                    cursor,
+                                    0,
+                                )
+                                .await?,
+                            );
+                        }
+                        continue;
+                    }
+                }
+            };
+            let Some(event) = next else {
+                if let Some(event) = last.take() {
+                    self.commit_events(stream, std::mem::take(&mut quiet), &event, cursor, 0)
+                        .await?;
+                }
+                return Ok(());
+            };
+            let (docs, notifications) = self.prepare(stream, &event).await?;
+            quiet.extend(docs);
+            if notifications > 0 || quiet.len() >= QUIET_BATCH {
+                last = None;
+                cursor = Some(
+                    self.commit_events(
+                        stream,
+                        std::mem::take(&mut quiet),
+                        &event,
+                        cursor,
+                        notifications,
+                    )
+                    .await?,
+                );
+            } else {
+                last = Some(event);
+            }
         }
-        Ok(())
     }
 
-    /// Applies one event with its cursor, in one transaction.
-    async fn handle(
-        &self,
-        stream: Stream,
-        event: &Event,
-        cursor: Option<Loaded<Cursor>>,
-    ) -> Result<Loaded<Cursor>> {
+    /// What one event writes: its effects and the record that it was handled.
+    async fn prepare(&self, stream: Stream, event: &Event) -> Result<(Vec<DocWrite>, u32)> {
         let now = timestamp::now_micros();
         let handled_id = format!("{}/{}", stream.name(), event.event_id);
         let already = self.store.get(Table::Handled, &handled_id).await?.is_some();
@@ -172,10 +222,24 @@ impl Notifications {
                 },
             ));
         }
+        Ok((docs, notifications))
+    }
+
+    /// Writes events' records with the cursor after `event`, in one transaction.
+    async fn commit_events(
+        &self,
+        stream: Stream,
+        mut docs: Vec<DocWrite>,
+        event: &Event,
+        cursor: Option<Loaded<Cursor>>,
+        notifications: u32,
+    ) -> Result<Loaded<Cursor>> {
+        let now = timestamp::now_micros();
+        let counted = docs.iter().filter(|d| d.table == Table::Handled).count() as u64;
         let next = Cursor {
             stream: stream.name().into(),
             cursor: event.cursor.clone(),
-            events: cursor.as_ref().map(|c| c.record.events).unwrap_or(0) + 1,
+            events: cursor.as_ref().map(|c| c.record.events).unwrap_or(0) + counted,
             updated_at_us: now,
         };
         let doc = DocWrite::new(Table::Cursors, stream.name(), "", "", &next);
@@ -260,7 +324,8 @@ impl Notifications {
                     // Taken out of an exchange (unfrozen, cancelled, not handed over): the
                     // embargoed news is dropped, and going back to where they were is no news.
                     return self
-                        .settle_embargo(
+                        .settle_embargo_of(
+                            Some(person),
                             &change.exchange_id,
                             |p| (p == person).then_some(false),
                             now,
@@ -278,7 +343,12 @@ impl Notifications {
                     // here in order. News nobody embargoed (a link confirmed after the
                     // reservation) is composed now, unless the exchange's own event told it.
                     let released = self
-                        .settle_embargo(&change.exchange_id, |p| (p == person).then_some(true), now)
+                        .settle_embargo_of(
+                            Some(person),
+                            &change.exchange_id,
+                            |p| (p == person).then_some(true),
+                            now,
+                        )
                         .await?;
                     if !released.is_empty() {
                         return Ok(released);
@@ -388,15 +458,67 @@ impl Notifications {
         decide: impl Fn(Uuid) -> Option<bool>,
         now: i64,
     ) -> Result<Vec<(Effect, Option<i64>)>> {
+        self.settle_embargo_of(None, phase, decide, now).await
+    }
+
+    /// `settle_embargo` for the families asking about `person` only (through their links), or
+    /// for every embargoed notification when `person` is `None`.
+    async fn settle_embargo_of(
+        &self,
+        person: Option<Uuid>,
+        phase: &str,
+        decide: impl Fn(Uuid) -> Option<bool>,
+        now: i64,
+    ) -> Result<Vec<(Effect, Option<i64>)>> {
         if phase.is_empty() {
             return Ok(Vec::new());
         }
-        let filter = Filter {
-            tag: Some(NotificationState::Embargoed.tag()),
-            ..Filter::all_of("")
+        let embargoed = Some(NotificationState::Embargoed.tag());
+        let candidates = match person {
+            None => {
+                self.store
+                    .list(
+                        Table::Notifications,
+                        &Filter {
+                            tag: embargoed,
+                            ..Filter::all_of("")
+                        },
+                    )
+                    .await?
+            }
+            Some(person) => {
+                let person_tag = person.to_string();
+                let mut found = Vec::new();
+                for stored in self
+                    .store
+                    .list(
+                        Table::Links,
+                        &Filter {
+                            tag: Some(&person_tag),
+                            ..Filter::all_of("")
+                        },
+                    )
+                    .await?
+                {
+                    let link: Link = stored.decode()?;
+                    let parent = link.inquiry_id.to_string();
+                    found.extend(
+                        self.store
+                            .list(
+                                Table::Notifications,
+                                &Filter {
+                                    tag: embargoed,
+                                    ..Filter::all_of(&parent)
+                                },
+                            )
+                            .await?,
+                    );
+                }
+                found
+            }
         };
         let mut out = Vec::new();
-        for stored in self.store.list(Table::Notifications, &filter).await? {
+        for stored in candidates {
             let notification: Notification = stored.decode()?;
             if notification.embargo_phase.as_deref() != Some(phase) {
                 continue;
