@@ -25,8 +25,8 @@ use crate::{
 
 /// How long a claimed delivery is left to its sender before another may take it.
 const LEASE_US: i64 = 60_000_000;
-const BATCH: i64 = 64;
-const SENDERS: usize = 16;
+const BATCH: i64 = 256;
+const SENDERS: usize = 32;
 
 pub fn spawn(service: Arc<Notifications>, stop: CancellationToken) {
     tokio::spawn(async move {
@@ -65,7 +65,9 @@ impl Notifications {
     pub async fn deliver_due(&self) -> Result<usize, StoreError> {
         let now = timestamp::now_micros();
         let due = self.store.due(Table::Deliveries, now, BATCH).await?;
-        let mut claimed = Vec::new();
+        // Claimed together in one write; if another replica took one of them meanwhile, each is
+        // claimed on its own and the taken ones are left.
+        let mut candidates = Vec::new();
         for stored in due {
             let mut delivery: Delivery = stored.decode()?;
             if delivery.state != DeliveryState::Pending {
@@ -82,18 +84,35 @@ impl Notifications {
             )
             .replacing(stored.version)
             .due(Some(now + LEASE_US));
-            match self
-                .store
-                .write(&WriteBatch {
-                    docs: vec![claim],
-                    ..Default::default()
-                })
-                .await
-            {
-                Ok(_) => claimed.push((delivery, stored.version + 1)),
-                Err(StoreError::Conflict) => {}
-                Err(e) => return Err(e),
+            candidates.push((delivery, stored.version + 1, claim));
+        }
+        if candidates.is_empty() {
+            return Ok(0);
+        }
+        let together = WriteBatch {
+            docs: candidates.iter().map(|(_, _, c)| c.clone()).collect(),
+            ..Default::default()
+        };
+        let mut claimed = Vec::new();
+        match self.store.write(&together).await {
+            Ok(_) => claimed.extend(candidates.into_iter().map(|(d, v, _)| (d, v))),
+            Err(StoreError::Conflict) => {
+                for (delivery, version, claim) in candidates {
+                    match self
+                        .store
+                        .write(&WriteBatch {
+                            docs: vec![claim],
+                            ..Default::default()
+                        })
+                        .await
+                    {
+                        Ok(_) => claimed.push((delivery, version)),
+                        Err(StoreError::Conflict) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
             }
+            Err(e) => return Err(e),
         }
         let attempted = claimed.len();
         futures::stream::iter(claimed)
@@ -115,9 +134,12 @@ impl Notifications {
             Some(s) => Some((s.decode()?, s.version)),
             None => None,
         };
-        let Some((notification, _)) = notification else {
+        let Some((notification, read_version)) = notification else {
             return Ok(());
         };
+        // The notification as read before sending serves the first try at recording the
+        // outcome; it is read again only if something changed it meanwhile.
+        let mut first_read = Some((notification.clone(), read_version));
         let message = Outgoing {
             delivery_id: delivery.id.to_string(),
             to: delivery.address.clone(),
@@ -183,14 +205,17 @@ impl Notifications {
         // The notification follows its deliveries; retried a few times against concurrent
         // outcomes of its other deliveries.
         for _ in 0..5 {
-            let Some(stored) = self
-                .store
-                .get(Table::Notifications, &delivery.notification_id.to_string())
-                .await?
-            else {
-                return Ok(());
+            let (mut notification, stored_version) = match first_read.take() {
+                Some(read) => read,
+                None => match self
+                    .store
+                    .get(Table::Notifications, &delivery.notification_id.to_string())
+                    .await?
+                {
+                    Some(stored) => (stored.decode()?, stored.version),
+                    None => return Ok(()),
+                },
             };
-            let mut notification: Notification = stored.decode()?;
             let mut siblings = Vec::new();
             for id in &notification.delivery_ids {
                 if *id == delivery.id {
@@ -256,7 +281,7 @@ impl Notifications {
                         notification.state.tag(),
                         &notification,
                     )
-                    .replacing(stored.version),
+                    .replacing(stored_version),
                 ],
                 events,
                 ..Default::default()

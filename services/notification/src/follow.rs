@@ -9,6 +9,7 @@
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
+use futures::StreamExt;
 use homeward_kit::{StoreError, timestamp};
 use homeward_proto::{
     common::v1::Event,
@@ -27,10 +28,12 @@ use crate::{
     store::{DocWrite, Filter, Table, WriteBatch},
 };
 
-/// Quiet events recorded in one transaction at most.
-const QUIET_BATCH: usize = 200;
-/// How long the stream may pause before quiet events are recorded.
-const QUIET_PAUSE: Duration = Duration::from_millis(20);
+/// Events applied in one transaction at most.
+const BATCH: usize = 200;
+/// How long a batch waits for more events to arrive.
+const GATHER: Duration = Duration::from_millis(5);
+/// Events of a batch worked out at once.
+const PREPARERS: usize = 8;
 
 /// The streams followed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,59 +138,53 @@ impl Notifications {
                 EventSource::Exchange(inner)
             }
         };
-        // Events that change nothing for any family (most of them: people nobody asked about)
-        // are recorded together, up to `QUIET_BATCH` at a time or as soon as the stream pauses;
-        // an event with effects is written at once, with the quiet ones before it, so the next
-        // event reads what it did.
-        let mut quiet: Vec<DocWrite> = Vec::new();
-        let mut last: Option<Event> = None;
+        // Events are applied in batches: as many as arrive together, up to `BATCH`, as long as
+        // each concerns another aggregate (person or phase) than the others in the batch, so
+        // their effects cannot depend on each other and can be worked out concurrently. A batch
+        // is written in one transaction with the cursor after its last event.
+        let mut carried: Option<Event> = None;
         loop {
-            let next = if quiet.is_empty() {
-                events.next().await?
-            } else {
-                match tokio::time::timeout(QUIET_PAUSE, events.next()).await {
-                    Ok(next) => next?,
-                    Err(_) => {
-                        if let Some(event) = last.take() {
-                            cursor = Some(
-                                self.commit_events(
-                                    stream,
-                                    std::mem::take(&mut quiet),
-                                    &event,
-                                    cursor,
-                                    0,
-                                )
-                                .await?,
-                            );
+            let first = match carried.take() {
+                Some(event) => event,
+                None => match events.next().await? {
+                    Some(event) => event,
+                    None => return Ok(()),
+                },
+            };
+            let mut batch = vec![first];
+            let mut aggregates: HashSet<String> =
+                batch.iter().map(|e| e.aggregate_id.clone()).collect();
+            while batch.len() < BATCH {
+                match tokio::time::timeout(GATHER, events.next()).await {
+                    Ok(Ok(Some(event))) => {
+                        if aggregates.insert(event.aggregate_id.clone()) {
+                            batch.push(event);
+                        } else {
+                            carried = Some(event);
+                            break;
                         }
-                        continue;
                     }
+                    Ok(Ok(None)) | Err(_) => break,
+                    Ok(Err(e)) => return Err(e),
                 }
-            };
-            let Some(event) = next else {
-                if let Some(event) = last.take() {
-                    self.commit_events(stream, std::mem::take(&mut quiet), &event, cursor, 0)
-                        .await?;
-                }
-                return Ok(());
-            };
-            let (docs, notifications) = self.prepare(stream, &event).await?;
-            quiet.extend(docs);
-            if notifications > 0 || quiet.len() >= QUIET_BATCH {
-                last = None;
-                cursor = Some(
-                    self.commit_events(
-                        stream,
-                        std::mem::take(&mut quiet),
-                        &event,
-                        cursor,
-                        notifications,
-                    )
-                    .await?,
-                );
-            } else {
-                last = Some(event);
             }
+            let mut prepared: Vec<(Vec<DocWrite>, u32)> = Vec::with_capacity(batch.len());
+            for chunk in batch.chunks(PREPARERS) {
+                let mut running = futures::stream::FuturesOrdered::new();
+                for event in chunk {
+                    running.push_back(self.prepare(stream, event));
+                }
+                while let Some(done) = running.next().await {
+                    prepared.push(done?);
+                }
+            }
+            let notifications = prepared.iter().map(|(_, n)| n).sum();
+            let docs = prepared.into_iter().flat_map(|(d, _)| d).collect();
+            let last = batch.last().expect("a batch holds at least one event");
+            cursor = Some(
+                self.commit_events(stream, docs, last, cursor, notifications)
+                    .await?,
+            );
         }
     }
 
