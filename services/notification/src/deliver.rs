@@ -115,17 +115,68 @@ impl Notifications {
             Err(e) => return Err(e),
         }
         let attempted = claimed.len();
-        futures::stream::iter(claimed)
-            .for_each_concurrent(SENDERS, |(delivery, version)| async move {
-                if let Err(e) = self.send_one(delivery, version).await {
-                    tracing::warn!(error = %e, "delivery outcome not recorded; it is retried when its claim expires");
+        let mut outcomes = Vec::with_capacity(attempted);
+        for chunk in claimed.chunks(SENDERS) {
+            let mut running = futures::stream::FuturesOrdered::new();
+            for (delivery, version) in chunk {
+                running.push_back(self.attempt(delivery.clone(), *version));
+            }
+            while let Some(done) = running.next().await {
+                match done {
+                    Ok(Some(outcome)) => outcomes.push(outcome),
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "delivery not attempted; it is retried when its claim expires")
+                    }
                 }
-            })
-            .await;
+            }
+        }
+        // Outcomes of notifications with one delivery are recorded together; the others (and
+        // all of them, if something changed meanwhile) one by one.
+        let (single, several): (Vec<Outcome>, Vec<Outcome>) = outcomes
+            .into_iter()
+            .partition(|o| o.notification.0.delivery_ids.len() == 1);
+        let mut one_by_one = several;
+        if !single.is_empty() {
+            let mut batch = WriteBatch::default();
+            for o in &single {
+                let mut notification = o.notification.0.clone();
+                let previous = notification.state;
+                settle_notification(
+                    &mut notification,
+                    &[o.delivery.state],
+                    o.delivery.updated_at_us,
+                );
+                record_docs(
+                    &mut batch,
+                    &o.delivery,
+                    o.version,
+                    o.due,
+                    &notification,
+                    o.notification.1,
+                    previous,
+                );
+            }
+            match self.store.write(&batch).await {
+                Ok(_) => self.feed.wake(),
+                Err(StoreError::Conflict) => one_by_one.extend(single),
+                Err(e) => return Err(e),
+            }
+        }
+        for o in one_by_one {
+            if let Err(e) = self.record_one(o).await {
+                tracing::warn!(error = %e, "delivery outcome not recorded; it is retried when its claim expires");
+            }
+        }
         Ok(attempted)
     }
 
-    async fn send_one(&self, mut delivery: Delivery, version: i64) -> Result<(), StoreError> {
+    /// Sends one claimed delivery and works out its new state (not yet written).
+    async fn attempt(
+        &self,
+        mut delivery: Delivery,
+        version: i64,
+    ) -> Result<Option<Outcome>, StoreError> {
         let notification: Option<(Notification, i64)> = match self
             .store
             .get(Table::Notifications, &delivery.notification_id.to_string())
@@ -135,11 +186,8 @@ impl Notifications {
             None => None,
         };
         let Some((notification, read_version)) = notification else {
-            return Ok(());
+            return Ok(None);
         };
-        // The notification as read before sending serves the first try at recording the
-        // outcome; it is read again only if something changed it meanwhile.
-        let mut first_read = Some((notification.clone(), read_version));
         let message = Outgoing {
             delivery_id: delivery.id.to_string(),
             to: delivery.address.clone(),
@@ -202,8 +250,25 @@ impl Notifications {
             }
         }
         delivery.updated_at_us = now;
-        // The notification follows its deliveries; retried a few times against concurrent
-        // outcomes of its other deliveries.
+        Ok(Some(Outcome {
+            delivery,
+            version,
+            due,
+            notification: (notification, read_version),
+        }))
+    }
+
+    /// Records one outcome with its notification's new state, re-reading the notification (and
+    /// its other deliveries) when something changed it meanwhile.
+    async fn record_one(&self, outcome: Outcome) -> Result<(), StoreError> {
+        let Outcome {
+            delivery,
+            version,
+            due,
+            notification,
+        } = outcome;
+        // The notification as read before sending serves the first try.
+        let mut first_read = Some(notification);
         for _ in 0..5 {
             let (mut notification, stored_version) = match first_read.take() {
                 Some(read) => read,
@@ -225,67 +290,17 @@ impl Notifications {
                 }
             }
             let previous = notification.state;
-            if notification.state == NotificationState::Queued
-                || notification.state == NotificationState::Failed
-            {
-                if siblings
-                    .iter()
-                    .any(|s| matches!(s, DeliveryState::Sent | DeliveryState::Delivered))
-                {
-                    notification.state = NotificationState::Delivered;
-                } else if siblings.iter().all(|s| *s == DeliveryState::DeadLetter) {
-                    notification.state = NotificationState::Failed;
-                } else {
-                    notification.state = NotificationState::Queued;
-                }
-            }
-            notification.updated_at_us = now;
-            let mut events = vec![NewEvent::new(
-                "notification.delivery.changed",
-                &notification.inquiry_id.to_string(),
-                &pb::DeliveryChanged {
-                    delivery_id: delivery.id.to_string(),
-                    notification_id: notification.id.to_string(),
-                    channel: convert::channel_to_pb(delivery.channel) as i32,
-                    state: convert::delivery_state_to_pb(delivery.state) as i32,
-                    attempts: delivery.attempts,
-                },
-            )];
-            if previous != notification.state {
-                events.push(NewEvent::new(
-                    "notification.notification.changed",
-                    &notification.inquiry_id.to_string(),
-                    &pb::NotificationChanged {
-                        notification_id: notification.id.to_string(),
-                        inquiry_id: notification.inquiry_id.to_string(),
-                        kind: convert::kind_to_pb(notification.kind) as i32,
-                        state: convert::notification_state_to_pb(notification.state) as i32,
-                    },
-                ));
-            }
-            let batch = WriteBatch {
-                docs: vec![
-                    DocWrite::new(
-                        Table::Deliveries,
-                        delivery.id.to_string(),
-                        delivery.notification_id.to_string(),
-                        delivery.state.tag(),
-                        &delivery,
-                    )
-                    .replacing(version)
-                    .due(due),
-                    DocWrite::new(
-                        Table::Notifications,
-                        notification.id.to_string(),
-                        notification.inquiry_id.to_string(),
-                        notification.state.tag(),
-                        &notification,
-                    )
-                    .replacing(stored_version),
-                ],
-                events,
-                ..Default::default()
-            };
+            settle_notification(&mut notification, &siblings, delivery.updated_at_us);
+            let mut batch = WriteBatch::default();
+            record_docs(
+                &mut batch,
+                &delivery,
+                version,
+                due,
+                &notification,
+                stored_version,
+                previous,
+            );
             match self.store.write(&batch).await {
                 Ok(_) => {
                     self.feed.wake();
@@ -306,5 +321,93 @@ impl Notifications {
             }
         }
         Err(StoreError::Conflict)
+    }
+}
+
+/// A sent (or failed) delivery, not yet recorded.
+pub(crate) struct Outcome {
+    delivery: Delivery,
+    /// The delivery's version as claimed.
+    version: i64,
+    /// When to try again, for a transient failure.
+    due: Option<i64>,
+    /// The notification as read before sending, with its version.
+    notification: (Notification, i64),
+}
+
+/// The notification follows its deliveries: delivered once any reached the family, failed
+/// once all are dead letters.
+fn settle_notification(notification: &mut Notification, deliveries: &[DeliveryState], now: i64) {
+    if matches!(
+        notification.state,
+        NotificationState::Queued | NotificationState::Failed
+    ) {
+        notification.state = if deliveries
+            .iter()
+            .any(|s| matches!(s, DeliveryState::Sent | DeliveryState::Delivered))
+        {
+            NotificationState::Delivered
+        } else if deliveries.iter().all(|s| *s == DeliveryState::DeadLetter) {
+            NotificationState::Failed
+        } else {
+            NotificationState::Queued
+        };
+    }
+    notification.updated_at_us = now;
+}
+
+/// The writes and events that record one delivery's outcome.
+fn record_docs(
+    batch: &mut WriteBatch,
+    delivery: &Delivery,
+    version: i64,
+    due: Option<i64>,
+    notification: &Notification,
+    notification_version: i64,
+    previous: NotificationState,
+) {
+    batch.docs.push(
+        DocWrite::new(
+            Table::Deliveries,
+            delivery.id.to_string(),
+            delivery.notification_id.to_string(),
+            delivery.state.tag(),
+            delivery,
+        )
+        .replacing(version)
+        .due(due),
+    );
+    batch.docs.push(
+        DocWrite::new(
+            Table::Notifications,
+            notification.id.to_string(),
+            notification.inquiry_id.to_string(),
+            notification.state.tag(),
+            notification,
+        )
+        .replacing(notification_version),
+    );
+    batch.events.push(NewEvent::new(
+        "notification.delivery.changed",
+        &notification.inquiry_id.to_string(),
+        &pb::DeliveryChanged {
+            delivery_id: delivery.id.to_string(),
+            notification_id: notification.id.to_string(),
+            channel: convert::channel_to_pb(delivery.channel) as i32,
+            state: convert::delivery_state_to_pb(delivery.state) as i32,
+            attempts: delivery.attempts,
+        },
+    ));
+    if previous != notification.state {
+        batch.events.push(NewEvent::new(
+            "notification.notification.changed",
+            &notification.inquiry_id.to_string(),
+            &pb::NotificationChanged {
+                notification_id: notification.id.to_string(),
+                inquiry_id: notification.inquiry_id.to_string(),
+                kind: convert::kind_to_pb(notification.kind) as i32,
+                state: convert::notification_state_to_pb(notification.state) as i32,
+            },
+        ));
     }
 }
