@@ -85,6 +85,9 @@ pub fn engine_identity(i: &Identity) -> engine::Identity {
 #[derive(Default)]
 pub struct Matcher {
     index: RwLock<engine::Index>,
+    /// The version at which each merged duplicate left the index: an older change of it that
+    /// the event stream brings later must not put it back.
+    merged: std::sync::Mutex<std::collections::HashMap<u128, i64>>,
 }
 
 impl Matcher {
@@ -110,11 +113,22 @@ impl Matcher {
 
     fn apply_entry(&self, id: Uuid, version: i64, merged: bool, identity: &Identity) {
         let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
+        let mut gone = self.merged.lock().unwrap_or_else(|e| e.into_inner());
+        let key = id.as_u128();
         if merged {
-            if index.version(&id.as_u128()).is_some_and(|v| v < version) {
-                index.remove(&id.as_u128());
+            if index.version(&key).is_some_and(|v| v < version) {
+                index.remove(&key);
             }
+            let at = gone.entry(key).or_insert(version);
+            *at = (*at).max(version);
             return;
+        }
+        match gone.get(&key) {
+            Some(at) if *at >= version => return,
+            Some(_) => {
+                gone.remove(&key);
+            }
+            None => {}
         }
         index.upsert(
             id.as_u128(),
