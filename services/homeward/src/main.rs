@@ -136,8 +136,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let stop = CancellationToken::new();
     let signal = stop.clone();
+    let on_signal = homeward_kit::server::shutdown_signal();
     tokio::spawn(async move {
-        homeward_kit::server::shutdown_signal().await;
+        on_signal.await;
         signal.cancel();
     });
     let (registry, exchange, notification) = tokio::join!(
