@@ -130,6 +130,22 @@ impl<T: Tables> Default for WriteBatch<T> {
     }
 }
 
+/// Why a change with a request id could not be committed.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Api(#[from] crate::ApiError),
+}
+
+/// A committed change's answer.
+pub struct Committed<R> {
+    pub response: R,
+    /// False when the request id had been handled before and `response` is the first answer.
+    pub applied: bool,
+}
+
 #[derive(Debug)]
 pub enum WriteOutcome {
     Applied,
@@ -331,6 +347,56 @@ impl<T: Tables> DocStore<T> {
         match &self.db {
             Db::Postgres(pool) => apply!(pool.begin().await?, postgres),
             Db::Sqlite(pool) => apply!(crate::db::sqlite_begin_write(pool).await?, sqlite),
+        }
+    }
+
+    /// The stored first response for `key`, if the request was handled before.
+    pub async fn replayed<R: prost::Message + Default>(
+        &self,
+        key: &RequestKey,
+    ) -> Result<Option<R>, CommitError> {
+        match self.lookup_request(key).await? {
+            Some(replay) => Ok(Some(idempotency::decode_response(
+                &replay.into_result(&key.request_id)?,
+            )?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Writes the batch with `response` stored under its request id, and answers `response`;
+    /// or the first answer if the request id was handled before or in the meantime.
+    pub async fn commit<R: prost::Message + Default>(
+        &self,
+        mut batch: WriteBatch<T>,
+        response: R,
+    ) -> Result<Committed<R>, CommitError> {
+        batch.response = response.encode_to_vec();
+        match self.write(&batch).await {
+            Ok(WriteOutcome::Applied) => Ok(Committed {
+                response,
+                applied: true,
+            }),
+            Ok(WriteOutcome::Replayed(replay)) => {
+                let id = batch
+                    .key
+                    .as_ref()
+                    .map(|k| k.request_id.as_str())
+                    .unwrap_or_default();
+                Ok(Committed {
+                    response: idempotency::decode_response(&replay.into_result(id)?)?,
+                    applied: false,
+                })
+            }
+            // A concurrent duplicate of this request won the race: answer with its result.
+            Err(StoreError::UniqueViolation(c)) if c.contains("idempotency") => {
+                let key = batch.key.as_ref().ok_or(StoreError::UniqueViolation(c))?;
+                let response = self.replayed(key).await?.ok_or(StoreError::Conflict)?;
+                Ok(Committed {
+                    response,
+                    applied: false,
+                })
+            }
+            Err(e) => Err(e.into()),
         }
     }
 

@@ -115,6 +115,20 @@ macro_rules! backend {
 backend!(postgres, sqlx::Postgres);
 backend!(sqlite, sqlx::Sqlite);
 
+pub use homeward_proto::Mutation;
+
+/// The request id of a mutation, fingerprinted over the request without it.
+pub fn request_key<M: Mutation>(scope: &'static str, request: &M) -> Result<RequestKey, ApiError> {
+    let mut body = request.clone();
+    body.clear_request_id();
+    RequestKey::new(scope, request.request_id(), &body.encode_to_vec())
+}
+
+/// A stored first response, read back for a replay.
+pub fn decode_response<R: prost::Message + Default>(bytes: &[u8]) -> Result<R, ApiError> {
+    R::decode(bytes).map_err(|e| ApiError::internal(&format!("stored response unreadable: {e}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -114,7 +114,7 @@ pub async fn ask(
     let inquiry = created
         .inquiry
         .ok_or_else(|| StoryError::Unexpected("no inquiry".into()))?;
-    let verified = first
+    first
         .verify_requester(nt::VerifyRequesterRequest {
             request_id: rid(),
             inquiry_id: inquiry.id.clone(),
@@ -124,9 +124,7 @@ pub async fn ask(
             note: "passport and birth certificate of the son seen".into(),
         })
         .await
-        .map_err(at("verify the requester"))?
-        .into_inner();
-    let _ = verified;
+        .map_err(at("verify the requester"))?;
     let link = first
         .propose_link(nt::ProposeLinkRequest {
             request_id: rid(),

@@ -7,7 +7,7 @@ use homeward_proto::{common::v1 as common, exchange::v1 as pb, registry::v1 as r
 use uuid::Uuid;
 
 use crate::{
-    domain::{AgeBand, Category, EntryOutcome, PhaseState, Quota, Sex},
+    domain::{AgeBand, Category, PhaseState, Quota, Sex},
     model::*,
 };
 
@@ -708,10 +708,6 @@ pub fn tally_to_pb(t: &Tally) -> pb::PartyHandoverTally {
         held_back: t.held_back,
         seriously_ill_or_wounded: t.seriously_ill_or_wounded,
     }
-}
-
-pub fn outcome_name(o: EntryOutcome) -> &'static str {
-    o.name()
 }
 
 /// What the counts know of a registry person.

@@ -82,6 +82,15 @@ impl ExchangeError {
     }
 }
 
+impl From<homeward_kit::docs::CommitError> for ExchangeError {
+    fn from(err: homeward_kit::docs::CommitError) -> Self {
+        match err {
+            homeward_kit::docs::CommitError::Store(e) => Self::Store(e),
+            homeward_kit::docs::CommitError::Api(e) => Self::Api(e),
+        }
+    }
+}
+
 impl From<ExchangeError> for ApiError {
     fn from(err: ExchangeError) -> Self {
         let message = err.to_string();

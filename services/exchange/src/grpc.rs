@@ -7,10 +7,9 @@ use std::{collections::HashMap, pin::Pin, sync::Arc};
 
 use futures::Stream;
 use homeward_kit::{
-    ApiError, StoreError,
     audit::{self, AuditEntry},
     auth::{Principal, Role},
-    idempotency::RequestKey,
+    idempotency::{RequestKey, request_key},
     outbox::{EventFeed, NewEvent},
     page::Page,
     timestamp,
@@ -29,7 +28,7 @@ use crate::{
     reconcile::{self, Candidate, Side},
     registry::RegistryClient,
     saga,
-    store::{DocWrite, ExchangeStore, Filter, Stored, Table, WriteBatch, WriteOutcome},
+    store::{DocWrite, ExchangeStore, Filter, Stored, Table, WriteBatch},
 };
 
 pub(crate) const OFFICERS: &[Role] = &[Role::ExchangeOfficer, Role::Admin];
@@ -56,47 +55,6 @@ const MATCH_CANDIDATES: i32 = 5;
 
 pub(crate) type Result<T, E = ExchangeError> = std::result::Result<T, E>;
 
-/// A request that changes something: it carries a request id, and its fingerprint is taken over
-/// everything else.
-pub(crate) trait Mutation: Message + Clone {
-    fn request_id(&self) -> &str;
-    fn clear_request_id(&mut self);
-}
-
-macro_rules! mutations {
-    ($($request:ty),* $(,)?) => {
-        $(impl Mutation for $request {
-            fn request_id(&self) -> &str {
-                &self.request_id
-            }
-
-            fn clear_request_id(&mut self) {
-                self.request_id.clear();
-            }
-        })*
-    };
-}
-
-mutations!(
-    pb::CreateAgreementRequest,
-    pb::UpdateAgreementRequest,
-    pb::CreatePhaseRequest,
-    pb::UpdatePhaseRequest,
-    pb::StartNegotiationRequest,
-    pb::SubmitListRequest,
-    pb::ReconcilePhaseRequest,
-    pb::ReviewReconciliationItemRequest,
-    pb::RecordConsentRequest,
-    pb::HoldBackPersonRequest,
-    pb::UpdateHoldBackRequest,
-    pb::FreezeListsRequest,
-    pb::UnfreezeListsRequest,
-    pb::StartHandoverRequest,
-    pb::RecordHandoverCheckRequest,
-    pb::CompletePhaseRequest,
-    pb::CancelPhaseRequest,
-);
-
 pub struct Exchange {
     pub(crate) store: Arc<ExchangeStore>,
     pub(crate) feed: EventFeed,
@@ -118,55 +76,25 @@ impl Exchange {
         }
     }
 
-    pub(crate) fn key<M: Mutation>(scope: &'static str, request: &M) -> Result<RequestKey> {
-        let mut body = request.clone();
-        body.clear_request_id();
-        Ok(RequestKey::new(
-            scope,
-            request.request_id(),
-            &body.encode_to_vec(),
-        )?)
-    }
-
     pub(crate) async fn replayed<R: Message + Default>(
         &self,
         key: &RequestKey,
     ) -> Result<Option<R>> {
-        match self.store.lookup_request(key).await? {
-            Some(replay) => Ok(Some(decode(&replay.into_result(&key.request_id)?)?)),
-            None => Ok(None),
-        }
+        Ok(self.store.replayed(key).await?)
     }
 
     /// Writes the batch and returns `response`, or the first response if the request id was
-    /// handled in the meantime.
+    /// handled before or in the meantime.
     pub(crate) async fn commit<R: Message + Default>(
         &self,
-        mut batch: WriteBatch,
+        batch: WriteBatch,
         response: R,
     ) -> Result<R> {
-        batch.response = response.encode_to_vec();
-        match self.store.write(&batch).await {
-            Ok(WriteOutcome::Applied) => {
-                self.feed.wake();
-                Ok(response)
-            }
-            Ok(WriteOutcome::Replayed(replay)) => {
-                let id = batch
-                    .key
-                    .as_ref()
-                    .map(|k| k.request_id.as_str())
-                    .unwrap_or_default();
-                decode(&replay.into_result(id)?)
-            }
-            Err(StoreError::UniqueViolation(c)) if c.contains("idempotency") => {
-                let key = batch.key.as_ref().ok_or(StoreError::UniqueViolation(c))?;
-                self.replayed(key)
-                    .await?
-                    .ok_or(ExchangeError::Store(StoreError::Conflict))
-            }
-            Err(e) => Err(e.into()),
+        let committed = self.store.commit(batch, response).await?;
+        if committed.applied {
+            self.feed.wake();
         }
+        Ok(committed.response)
     }
 
     async fn load<T: serde::de::DeserializeOwned>(
@@ -356,14 +284,6 @@ pub(crate) fn phase_doc(phase: &Phase, expected: Option<i64>) -> DocWrite {
     }
 }
 
-pub(crate) fn decode<R: Message + Default>(bytes: &[u8]) -> Result<R> {
-    R::decode(bytes).map_err(|e| {
-        ExchangeError::Api(ApiError::internal(&format!(
-            "stored response unreadable: {e}"
-        )))
-    })
-}
-
 pub(crate) fn parse_id(field: &str, id: &str) -> Result<Uuid> {
     Uuid::parse_str(id.trim()).map_err(|_| ExchangeError::invalid(field, "not an id (UUID)"))
 }
@@ -486,7 +406,7 @@ impl Exchange {
         req: pb::CreateAgreementRequest,
     ) -> Result<pb::CreateAgreementResponse> {
         who.require_any(OFFICERS)?;
-        let key = Self::key("create_agreement", &req)?;
+        let key = request_key("create_agreement", &req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
         }
@@ -606,7 +526,7 @@ impl Exchange {
         req: pb::UpdateAgreementRequest,
     ) -> Result<pb::UpdateAgreementResponse> {
         who.require_any(OFFICERS)?;
-        let key = Self::key("update_agreement", &req)?;
+        let key = request_key("update_agreement", &req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
         }
@@ -740,7 +660,7 @@ impl Exchange {
         req: pb::CreatePhaseRequest,
     ) -> Result<pb::CreatePhaseResponse> {
         who.require_any(OFFICERS)?;
-        let key = Self::key("create_phase", &req)?;
+        let key = request_key("create_phase", &req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
         }
@@ -806,7 +726,7 @@ impl Exchange {
         req: pb::UpdatePhaseRequest,
     ) -> Result<pb::UpdatePhaseResponse> {
         who.require_any(OFFICERS)?;
-        let key = Self::key("update_phase", &req)?;
+        let key = request_key("update_phase", &req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
         }
@@ -985,7 +905,7 @@ impl Exchange {
         req: pb::SubmitListRequest,
     ) -> Result<pb::SubmitListResponse> {
         who.require_any(OFFICERS)?;
-        let key = Self::key("submit_list", &req)?;
+        let key = request_key("submit_list", &req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
         }
@@ -1322,7 +1242,7 @@ impl Exchange {
         req: pb::ReconcilePhaseRequest,
     ) -> Result<pb::ReconcilePhaseResponse> {
         who.require_any(OFFICERS)?;
-        let key = Self::key("reconcile_phase", &req)?;
+        let key = request_key("reconcile_phase", &req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
         }
@@ -1595,7 +1515,7 @@ impl Exchange {
         req: pb::ReviewReconciliationItemRequest,
     ) -> Result<pb::ReviewReconciliationItemResponse> {
         who.require_any(OFFICERS)?;
-        let key = Self::key("review_item", &req)?;
+        let key = request_key("review_item", &req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
         }

@@ -4,7 +4,9 @@
 
 use std::collections::HashMap;
 
-use homeward_kit::{audit, auth::Principal, outbox::NewEvent, page::Page, timestamp};
+use homeward_kit::{
+    audit, auth::Principal, idempotency::request_key, outbox::NewEvent, page::Page, timestamp,
+};
 use homeward_proto::exchange::v1 as pb;
 use uuid::Uuid;
 
@@ -403,7 +405,7 @@ impl Exchange {
         req: pb::RecordConsentRequest,
     ) -> Result<pb::RecordConsentResponse> {
         who.require_any(OFFICERS)?;
-        let key = Self::key("record_consent", &req)?;
+        let key = request_key("record_consent", &req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
         }
@@ -575,7 +577,7 @@ impl Exchange {
         req: pb::HoldBackPersonRequest,
     ) -> Result<pb::HoldBackPersonResponse> {
         who.require_any(OFFICERS)?;
-        let key = Self::key("hold_back_person", &req)?;
+        let key = request_key("hold_back_person", &req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
         }
@@ -614,12 +616,7 @@ impl Exchange {
             ));
         }
         let person_id = self.resolve_entry(&phase, &entry_key).await?;
-        let ledger = self.ledger(&phase).await?;
-        if ledger
-            .hold_backs
-            .iter()
-            .any(|l| !l.record.lifted && l.record.entry == entry_key)
-        {
+        if self.active_hold_back(phase.id, &entry_key).await?.is_some() {
             return Err(ExchangeError::refused(
                 "ALREADY_HELD_BACK",
                 "this entry is already held back; update that hold-back instead",
@@ -681,7 +678,7 @@ impl Exchange {
         req: pb::UpdateHoldBackRequest,
     ) -> Result<pb::UpdateHoldBackResponse> {
         who.require_any(OFFICERS)?;
-        let key = Self::key("update_hold_back", &req)?;
+        let key = request_key("update_hold_back", &req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
         }
@@ -811,7 +808,7 @@ impl Exchange {
         req: pb::StartNegotiationRequest,
     ) -> Result<pb::StartNegotiationResponse> {
         who.require_any(OFFICERS)?;
-        let key = Self::key("start_negotiation", &req)?;
+        let key = request_key("start_negotiation", &req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
         }
@@ -835,7 +832,7 @@ impl Exchange {
         req: pb::StartHandoverRequest,
     ) -> Result<pb::StartHandoverResponse> {
         who.require_any(OFFICERS)?;
-        let key = Self::key("start_handover", &req)?;
+        let key = request_key("start_handover", &req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
         }
@@ -877,7 +874,7 @@ impl Exchange {
         req: pb::RecordHandoverCheckRequest,
     ) -> Result<pb::RecordHandoverCheckResponse> {
         who.require_any(OFFICERS)?;
-        let key = Self::key("record_handover_check", &req)?;
+        let key = request_key("record_handover_check", &req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
         }

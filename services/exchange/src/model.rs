@@ -216,16 +216,6 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub fn tag(self) -> &'static str {
-        match self {
-            Outcome::Paired => "paired",
-            Outcome::UnmatchedRequest => "unmatched_request",
-            Outcome::UnmatchedOffer => "unmatched_offer",
-            Outcome::SuspectedSubstitution => "suspected_substitution",
-            Outcome::NeedsReview => "needs_review",
-        }
-    }
-
     pub fn must_review(self) -> bool {
         matches!(self, Outcome::SuspectedSubstitution | Outcome::NeedsReview)
     }

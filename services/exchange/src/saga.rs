@@ -14,7 +14,12 @@
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
-use homeward_kit::{auth::Principal, idempotency::RequestKey, outbox::NewEvent, timestamp};
+use homeward_kit::{
+    auth::Principal,
+    idempotency::{RequestKey, request_key},
+    outbox::NewEvent,
+    timestamp,
+};
 use homeward_proto::exchange::v1 as pb;
 use prost::Message;
 use tokio_util::sync::CancellationToken;
@@ -89,7 +94,7 @@ impl Exchange {
         req: pb::FreezeListsRequest,
     ) -> Result<pb::FreezeListsResponse> {
         who.require_any(OFFICERS)?;
-        let key = Self::key("freeze_lists", &req)?;
+        let key = request_key("freeze_lists", &req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
         }
@@ -235,7 +240,7 @@ impl Exchange {
 
     /// Unfreeze and cancel: release whatever the phase holds in the registry, then change state.
     #[allow(clippy::too_many_arguments)]
-    async fn release_step<M: crate::grpc::Mutation, R: PhaseAnswer>(
+    async fn release_step<M: homeward_kit::idempotency::Mutation, R: PhaseAnswer>(
         &self,
         who: &Principal,
         scope: &'static str,
@@ -246,7 +251,7 @@ impl Exchange {
         step: Step,
     ) -> Result<R> {
         who.require_any(OFFICERS)?;
-        let key = Self::key(scope, req)?;
+        let key = request_key(scope, req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
         }
@@ -317,7 +322,7 @@ impl Exchange {
         req: pb::CompletePhaseRequest,
     ) -> Result<pb::CompletePhaseResponse> {
         who.require_any(OFFICERS)?;
-        let key = Self::key("complete_phase", &req)?;
+        let key = request_key("complete_phase", &req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
         }
@@ -713,7 +718,7 @@ impl Exchange {
                 request_id,
                 details,
             }],
-            key: request.map(request_key),
+            key: request.map(pending_key),
             response,
         }
     }
@@ -759,7 +764,7 @@ impl PhaseAnswer for pb::CancelPhaseResponse {
     }
 }
 
-fn request_key(r: PendingRequest) -> RequestKey {
+fn pending_key(r: PendingRequest) -> RequestKey {
     let scope = match r.scope.as_str() {
         "freeze_lists" => "freeze_lists",
         "unfreeze_lists" => "unfreeze_lists",

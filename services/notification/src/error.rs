@@ -74,6 +74,15 @@ impl NotifyError {
     }
 }
 
+impl From<homeward_kit::docs::CommitError> for NotifyError {
+    fn from(err: homeward_kit::docs::CommitError) -> Self {
+        match err {
+            homeward_kit::docs::CommitError::Store(e) => Self::Store(e),
+            homeward_kit::docs::CommitError::Api(e) => Self::Api(e),
+        }
+    }
+}
+
 impl From<NotifyError> for ApiError {
     fn from(err: NotifyError) -> Self {
         let message = err.to_string();

@@ -14,11 +14,11 @@ use std::{
 use futures::Stream;
 use homeward_delivery::{Backoff, Channels, templates};
 use homeward_kit::{
-    ApiError, StoreError,
+    StoreError,
     audit::{self, AuditEntry},
     auth::{Principal, Role},
     check::Check,
-    idempotency::RequestKey,
+    idempotency::{RequestKey, request_key},
     outbox::{EventFeed, NewEvent},
     page::Page,
     timestamp,
@@ -41,7 +41,7 @@ use crate::{
     model::*,
     peers::Peers,
     policy::{self, Wording},
-    store::{DocWrite, Filter, Store, Table, WriteBatch, WriteOutcome},
+    store::{DocWrite, Filter, Store, Table, WriteBatch},
 };
 
 const LIAISON: &[Role] = &[Role::FamilyLiaison, Role::Admin];
@@ -111,46 +111,6 @@ pub struct Notifications {
     pub(crate) rematch: AtomicBool,
     /// Failed family status checks per caller address: (window start, failures).
     callers: Mutex<HashMap<IpAddr, (i64, u32)>>,
-}
-
-trait Mutation: Message + Clone {
-    fn request_id(&self) -> &str;
-    fn clear_request_id(&mut self);
-}
-
-macro_rules! mutations {
-    ($($request:ty),* $(,)?) => {
-        $(impl Mutation for $request {
-            fn request_id(&self) -> &str { &self.request_id }
-            fn clear_request_id(&mut self) { self.request_id.clear(); }
-        })*
-    };
-}
-
-mutations!(
-    pb::CreateInquiryRequest,
-    pb::UpdateInquiryRequest,
-    pb::CloseInquiryRequest,
-    pb::ReissueAccessCodeRequest,
-    pb::VerifyRequesterRequest,
-    pb::RecordConsentRequest,
-    pb::WithdrawConsentRequest,
-    pb::ProposeLinkRequest,
-    pb::ConfirmLinkRequest,
-    pb::RejectLinkRequest,
-    pb::FlagWithholdingRequest,
-    pb::ReviewWithholdingRequest,
-    pb::RetryDeliveryRequest,
-    pb::AssignTaskRequest,
-    pb::RecordTaskAttemptRequest,
-);
-
-fn decode<R: Message + Default>(bytes: &[u8]) -> Result<R> {
-    R::decode(bytes).map_err(|e| {
-        NotifyError::Api(ApiError::internal(&format!(
-            "stored response unreadable: {e}"
-        )))
-    })
 }
 
 fn parse_id(field: &str, id: &str) -> Result<Uuid> {
@@ -296,50 +256,22 @@ impl Notifications {
         }
     }
 
-    fn key<M: Mutation>(scope: &'static str, request: &M) -> Result<RequestKey> {
-        let mut body = request.clone();
-        body.clear_request_id();
-        Ok(RequestKey::new(
-            scope,
-            request.request_id(),
-            &body.encode_to_vec(),
-        )?)
-    }
-
     async fn replayed<R: Message + Default>(&self, key: &RequestKey) -> Result<Option<R>> {
-        match self.store.lookup_request(key).await? {
-            Some(replay) => Ok(Some(decode(&replay.into_result(&key.request_id)?)?)),
-            None => Ok(None),
-        }
+        Ok(self.store.replayed(key).await?)
     }
 
-    async fn commit<R: Message + Default>(&self, mut batch: WriteBatch, response: R) -> Result<R> {
-        batch.response = response.encode_to_vec();
+    /// Writes the batch and returns `response`, or the first response if the request id was
+    /// handled before or in the meantime; wakes the delivery worker for queued deliveries.
+    async fn commit<R: Message + Default>(&self, batch: WriteBatch, response: R) -> Result<R> {
         let queued = batch.docs.iter().any(|d| d.table == Table::Deliveries);
-        match self.store.write(&batch).await {
-            Ok(WriteOutcome::Applied) => {
-                self.feed.wake();
-                if queued {
-                    self.wake.notify_one();
-                }
-                Ok(response)
+        let committed = self.store.commit(batch, response).await?;
+        if committed.applied {
+            self.feed.wake();
+            if queued {
+                self.wake.notify_one();
             }
-            Ok(WriteOutcome::Replayed(replay)) => {
-                let id = batch
-                    .key
-                    .as_ref()
-                    .map(|k| k.request_id.as_str())
-                    .unwrap_or_default();
-                decode(&replay.into_result(id)?)
-            }
-            Err(StoreError::UniqueViolation(c)) if c.contains("idempotency") => {
-                let key = batch.key.as_ref().ok_or(StoreError::UniqueViolation(c))?;
-                self.replayed(key)
-                    .await?
-                    .ok_or(NotifyError::Store(StoreError::Conflict))
-            }
-            Err(e) => Err(e.into()),
         }
+        Ok(committed.response)
     }
 
     async fn load<T: serde::de::DeserializeOwned>(
@@ -440,7 +372,7 @@ impl Notifications {
         req: pb::CreateInquiryRequest,
     ) -> Result<pb::CreateInquiryResponse> {
         who.require_any(LIAISON)?;
-        let key = Self::key("create_inquiry", &req)?;
+        let key = request_key("create_inquiry", &req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
         }
@@ -635,7 +567,7 @@ impl Notifications {
         req: pb::UpdateInquiryRequest,
     ) -> Result<pb::UpdateInquiryResponse> {
         who.require_any(LIAISON)?;
-        let key = Self::key("update_inquiry", &req)?;
+        let key = request_key("update_inquiry", &req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
         }
@@ -834,7 +766,7 @@ impl Notifications {
         req: pb::CloseInquiryRequest,
     ) -> Result<pb::CloseInquiryResponse> {
         who.require_any(LIAISON)?;
-        let key = Self::key("close_inquiry", &req)?;
+        let key = request_key("close_inquiry", &req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
         }
@@ -890,7 +822,7 @@ impl Notifications {
         req: pb::ReissueAccessCodeRequest,
     ) -> Result<pb::ReissueAccessCodeResponse> {
         who.require_any(LIAISON)?;
-        let key = Self::key("reissue_access_code", &req)?;
+        let key = request_key("reissue_access_code", &req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
         }
@@ -929,7 +861,7 @@ impl Notifications {
         req: pb::VerifyRequesterRequest,
     ) -> Result<pb::VerifyRequesterResponse> {
         who.require_any(LIAISON)?;
-        let key = Self::key("verify_requester", &req)?;
+        let key = request_key("verify_requester", &req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
         }
@@ -1001,7 +933,7 @@ impl Notifications {
         req: pb::RecordConsentRequest,
     ) -> Result<pb::RecordConsentResponse> {
         who.require_any(LIAISON)?;
-        let key = Self::key("record_consent", &req)?;
+        let key = request_key("record_consent", &req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
         }
@@ -1018,7 +950,6 @@ impl Notifications {
         let current = self.inquiry("inquiry_id", &req.inquiry_id).await?;
         check_etag(&req.etag, current.version)?;
         let mut next = current.record.clone();
-        let purpose = consent.purpose;
         next.consents.push(consent);
         let event = inquiry_event(
             &next,
@@ -1029,7 +960,6 @@ impl Notifications {
                 withdrawn: false,
             },
         );
-        let _ = purpose;
         self.save_inquiry(
             who,
             key,
@@ -1049,7 +979,7 @@ impl Notifications {
         req: pb::WithdrawConsentRequest,
     ) -> Result<pb::WithdrawConsentResponse> {
         who.require_any(LIAISON)?;
-        let key = Self::key("withdraw_consent", &req)?;
+        let key = request_key("withdraw_consent", &req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
         }
@@ -1178,7 +1108,7 @@ impl Notifications {
         req: pb::ProposeLinkRequest,
     ) -> Result<pb::ProposeLinkResponse> {
         who.require_any(LIAISON)?;
-        let key = Self::key("propose_link", &req)?;
+        let key = request_key("propose_link", &req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
         }
@@ -1291,7 +1221,7 @@ impl Notifications {
         req: pb::ConfirmLinkRequest,
     ) -> Result<pb::ConfirmLinkResponse> {
         who.require_any(LIAISON)?;
-        let key = Self::key("confirm_link", &req)?;
+        let key = request_key("confirm_link", &req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
         }
@@ -1380,7 +1310,7 @@ impl Notifications {
         req: pb::RejectLinkRequest,
     ) -> Result<pb::RejectLinkResponse> {
         who.require_any(LIAISON)?;
-        let key = Self::key("reject_link", &req)?;
+        let key = request_key("reject_link", &req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
         }
@@ -1488,7 +1418,7 @@ impl Notifications {
         req: pb::FlagWithholdingRequest,
     ) -> Result<pb::FlagWithholdingResponse> {
         who.require_any(LIAISON)?;
-        let key = Self::key("flag_withholding", &req)?;
+        let key = request_key("flag_withholding", &req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
         }
@@ -1562,7 +1492,7 @@ impl Notifications {
         req: pb::ReviewWithholdingRequest,
     ) -> Result<pb::ReviewWithholdingResponse> {
         who.require_any(LIAISON)?;
-        let key = Self::key("review_withholding", &req)?;
+        let key = request_key("review_withholding", &req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
         }
@@ -1774,7 +1704,7 @@ impl Notifications {
         req: pb::RetryDeliveryRequest,
     ) -> Result<pb::RetryDeliveryResponse> {
         who.require_any(LIAISON)?;
-        let key = Self::key("retry_delivery", &req)?;
+        let key = request_key("retry_delivery", &req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
         }
@@ -1914,7 +1844,7 @@ impl Notifications {
         req: pb::AssignTaskRequest,
     ) -> Result<pb::AssignTaskResponse> {
         who.require_any(LIAISON)?;
-        let key = Self::key("assign_task", &req)?;
+        let key = request_key("assign_task", &req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
         }
@@ -1951,7 +1881,7 @@ impl Notifications {
         req: pb::RecordTaskAttemptRequest,
     ) -> Result<pb::RecordTaskAttemptResponse> {
         who.require_any(LIAISON)?;
-        let key = Self::key("record_task_attempt", &req)?;
+        let key = request_key("record_task_attempt", &req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
         }

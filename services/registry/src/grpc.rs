@@ -18,7 +18,10 @@ use homeward_kit::{
     page::Page,
     timestamp,
 };
-use homeward_proto::registry::v1::{self as pb, registry_service_server::RegistryService};
+use homeward_proto::{
+    Mutation,
+    registry::v1::{self as pb, registry_service_server::RegistryService},
+};
 use prost::Message;
 use tonic::{Request, Response, Status as GrpcStatus, Streaming};
 use uuid::Uuid;
@@ -59,39 +62,6 @@ const MAX_BATCH_GET: usize = 1_000;
 const NOT_AN_ID: &str = "not a person id (UUID)";
 
 type Result<T, E = RegistryError> = std::result::Result<T, E>;
-
-/// A request that changes something: it carries a request id, and its fingerprint is taken
-/// over everything else.
-trait Mutation: Message + Clone {
-    fn request_id(&self) -> &str;
-    fn clear_request_id(&mut self);
-}
-
-macro_rules! mutations {
-    ($($request:ty),* $(,)?) => {
-        $(impl Mutation for $request {
-            fn request_id(&self) -> &str {
-                &self.request_id
-            }
-
-            fn clear_request_id(&mut self) {
-                self.request_id.clear();
-            }
-        })*
-    };
-}
-
-mutations!(
-    pb::CreatePersonRequest,
-    pb::UpdatePersonRequest,
-    pb::ImportHeader,
-    pb::RecordStatusChangeRequest,
-    pb::ReservePersonsRequest,
-    pb::ReleasePersonsRequest,
-    pb::MarkRepatriatedRequest,
-    pb::MergePersonsRequest,
-    pb::UnmergePersonsRequest,
-);
 
 /// Confidence from which a new registration is reported as a possible duplicate.
 const DUPLICATE_WARNING: f64 = 0.8;
