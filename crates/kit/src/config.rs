@@ -103,6 +103,11 @@ pub struct DatabaseConfig {
     pub url: String,
     pub max_connections: u32,
     pub acquire_timeout_ms: u64,
+    /// Runs migrations at start. Off where a separate step migrates (the Kubernetes Job runs
+    /// `--migrate-only`); the service then waits for the schema instead.
+    pub migrate: bool,
+    /// How long a service that does not migrate waits for the schema at start.
+    pub schema_wait_ms: u64,
 }
 
 impl std::fmt::Debug for DatabaseConfig {
@@ -110,6 +115,7 @@ impl std::fmt::Debug for DatabaseConfig {
         f.debug_struct("DatabaseConfig")
             .field("url", &redact_url(&self.url))
             .field("max_connections", &self.max_connections)
+            .field("migrate", &self.migrate)
             .finish()
     }
 }
@@ -120,6 +126,8 @@ impl Default for DatabaseConfig {
             url: "sqlite://data/homeward.db".into(),
             max_connections: 16,
             acquire_timeout_ms: 5_000,
+            migrate: true,
+            schema_wait_ms: 120_000,
         }
     }
 }

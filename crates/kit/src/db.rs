@@ -1,6 +1,8 @@
 //! Database setup for both backends: PostgreSQL in deployment, SQLite as the embedded default.
 //! Migrations (the kit's own tables plus the service's) run at start under the migrator's lock,
-//! so replicas starting together never race.
+//! so replicas starting together never race. Where a separate step migrates (`--migrate-only`,
+//! the Kubernetes Job), services start with `database.migrate = false` and wait until every
+//! migration they know of has been applied.
 
 use std::{str::FromStr, time::Duration};
 
@@ -37,7 +39,7 @@ impl Db {
         migrations: &Migrations,
     ) -> Result<Self, StoreError> {
         let url = config.url.trim();
-        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let (db, migrator) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             // No ping before each use: it is a round trip per request, and a broken connection
             // fails its statement anyway, which callers see as UNAVAILABLE and retry.
             let options = PgPoolOptions::new()
@@ -59,10 +61,11 @@ impl Db {
                     }
                 }
             };
-            merged(&KIT_POSTGRES, migrations.postgres)?
-                .run(&pool)
-                .await?;
-            Db::Postgres(pool)
+            let migrator = merged(&KIT_POSTGRES, migrations.postgres)?;
+            if config.migrate {
+                migrator.run(&pool).await?;
+            }
+            (Db::Postgres(pool), migrator)
         } else if let Some(path) = url.strip_prefix("sqlite://") {
             let path = path.split('?').next().unwrap_or(path);
             if let Some(parent) = std::path::Path::new(path).parent()
@@ -83,13 +86,19 @@ impl Db {
                 .acquire_timeout(Duration::from_millis(config.acquire_timeout_ms))
                 .connect_with(options)
                 .await?;
-            merged(&KIT_SQLITE, migrations.sqlite)?.run(&pool).await?;
-            Db::Sqlite(pool)
+            let migrator = merged(&KIT_SQLITE, migrations.sqlite)?;
+            if config.migrate {
+                migrator.run(&pool).await?;
+            }
+            (Db::Sqlite(pool), migrator)
         } else {
             return Err(StoreError::Other(
                 "database url must start with postgres:// or sqlite://".into(),
             ));
         };
+        if !config.migrate {
+            wait_for_schema(&db, &migrator, config.schema_wait_ms).await?;
+        }
         Ok(db)
     }
 
@@ -106,6 +115,47 @@ impl Db {
             Db::Sqlite(pool) => pool.close().await,
         }
     }
+}
+
+/// Waits until every migration of `migrator` has been applied by someone else.
+async fn wait_for_schema(db: &Db, migrator: &Migrator, wait_ms: u64) -> Result<(), StoreError> {
+    const APPLIED: &str = "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version";
+    let deadline = std::time::Instant::now() + Duration::from_millis(wait_ms);
+    loop {
+        // Before the first migration the table does not exist: nothing is applied yet.
+        let applied: Vec<i64> = match db {
+            Db::Postgres(pool) => sqlx::query_scalar(APPLIED).fetch_all(pool).await,
+            Db::Sqlite(pool) => sqlx::query_scalar(APPLIED).fetch_all(pool).await,
+        }
+        .unwrap_or_default();
+        let missing = migrator
+            .iter()
+            .filter(|m| !applied.contains(&m.version))
+            .count();
+        if missing == 0 {
+            return Ok(());
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(StoreError::Unavailable(format!(
+                "{missing} migrations not applied: run the service with --migrate-only first"
+            )));
+        }
+        tracing::info!(missing, "waiting for migrations to be applied");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+/// Connects and applies every migration, for a separate migration step (`--migrate-only`).
+pub async fn migrate_only(
+    config: &DatabaseConfig,
+    migrations: &Migrations,
+) -> Result<(), StoreError> {
+    let config = DatabaseConfig {
+        migrate: true,
+        ..config.clone()
+    };
+    Db::connect(&config, migrations).await?.close().await;
+    Ok(())
 }
 
 fn merged(kit: &Migrator, service: &Migrator) -> Result<Migrator, StoreError> {

@@ -9,6 +9,10 @@ struct Args {
     /// TOML configuration file; HOMEWARD_* environment variables override it.
     #[arg(long, env = "HOMEWARD_CONFIG")]
     config: Option<std::path::PathBuf>,
+    /// Apply the database migrations and exit (a deployment's migration step), instead of
+    /// serving.
+    #[arg(long)]
+    migrate_only: bool,
 }
 
 #[tokio::main]
@@ -16,6 +20,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let config: RegistryConfig = homeward_kit::config::load(args.config.as_deref())?;
     let _telemetry = homeward_kit::telemetry::init("homeward-registry", &config.telemetry);
+    if args.migrate_only {
+        homeward_kit::db::migrate_only(&config.database, &homeward_registry::MIGRATIONS).await?;
+        tracing::info!("migrations applied");
+        return Ok(());
+    }
     let app = Application::build(config).await?;
     app.run_until(homeward_kit::server::shutdown_signal())
         .await?;
