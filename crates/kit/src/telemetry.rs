@@ -147,6 +147,33 @@ pub fn grpc_request_span(request: &http::Request<()>) -> tracing::Span {
     span
 }
 
+/// The span in which a consumer handles one event: a child of the trace that caused the event
+/// (its stored `traceparent`), so one trace runs from a request through the event stream to what
+/// the event caused in another service.
+pub fn event_span(
+    consumer: &'static str,
+    event_type: &str,
+    event_id: &str,
+    traceparent: &str,
+) -> tracing::Span {
+    let span = tracing::info_span!(
+        "event.handle",
+        consumer,
+        event.r#type = %event_type,
+        event.id = %event_id,
+        otel.kind = "consumer"
+    );
+    if !traceparent.is_empty() {
+        let mut headers = http::HeaderMap::new();
+        if let Ok(value) = http::HeaderValue::from_str(traceparent) {
+            headers.insert("traceparent", value);
+        }
+        let parent = global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(&headers)));
+        let _ = span.set_parent(parent);
+    }
+    span
+}
+
 /// Adds the current span's trace context to an outgoing request's metadata.
 pub fn inject_trace_context(metadata: &mut tonic::metadata::MetadataMap) {
     let context = tracing::Span::current().context();

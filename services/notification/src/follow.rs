@@ -18,6 +18,7 @@ use homeward_proto::{
 };
 use prost::Message;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::{
@@ -172,7 +173,13 @@ impl Notifications {
             for chunk in batch.chunks(PREPARERS) {
                 let mut running = futures::stream::FuturesOrdered::new();
                 for event in chunk {
-                    running.push_back(self.prepare(stream, event));
+                    let span = homeward_kit::telemetry::event_span(
+                        "notification",
+                        &event.r#type,
+                        &event.event_id,
+                        &event.traceparent,
+                    );
+                    running.push_back(self.prepare(stream, event).instrument(span));
                 }
                 while let Some(done) = running.next().await {
                     prepared.push(done?);
