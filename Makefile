@@ -2,7 +2,7 @@
 SHELL := bash
 CARGO ?= cargo
 
-.PHONY: help run test lint fmt proto-lint build demo bench bench-exchange bench-quick eval eval-data clean
+.PHONY: help run run-distributed test test-python deploy-check lint fmt proto-lint build demo bench bench-exchange bench-quick eval eval-data clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -12,9 +12,24 @@ run: ## Build and run all services in one process on SQLite (data in ./data)
 	HOMEWARD_DATA_DIR=$${HOMEWARD_DATA_DIR:-$(CURDIR)/data} \
 	$(CARGO) run -p homeward
 
+SERVICE_BINS := -p homeward-registry -p homeward-exchange -p homeward-notification
+
+run-distributed: ## The compose topology as plain processes: a database per service, two replicas each
+	./scripts/ensure-postgres.sh
+	$(CARGO) build --bins $(SERVICE_BINS) -p homeward-topology
+	$(CARGO) run --quiet -p homeward-topology
+
 test: ## Run every test (starts the local PostgreSQL if it is down)
 	./scripts/ensure-postgres.sh
+	$(CARGO) build --bins $(SERVICE_BINS)
 	$(CARGO) nextest run --workspace --no-fail-fast
+	./scripts/python-client.sh
+
+test-python: ## A Python client, generated from proto/, runs a short scenario against `make run`
+	./scripts/python-client.sh
+
+deploy-check: ## Render and validate the Kubernetes overlays, the compose file and the Dockerfile, offline
+	./scripts/deploy-check.sh
 
 lint: ## Formatting and clippy, warnings as errors
 	$(CARGO) fmt --all -- --check

@@ -818,10 +818,17 @@ async fn health_and_reflection_are_served(backend: Backend) {
     let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else {
         panic!("unexpected reflection reply");
     };
-    assert!(
-        list.service
-            .iter()
-            .any(|s| s.name == "homeward.registry.v1.RegistryService")
+    let mut listed: Vec<&str> = list.service.iter().map(|s| s.name.as_str()).collect();
+    listed.sort_unstable();
+    // What this server serves, and nothing it does not.
+    assert_eq!(
+        listed,
+        [
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection",
+            "homeward.registry.v1.RegistryService",
+        ]
     );
     registry.stop().await;
 }

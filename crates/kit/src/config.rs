@@ -96,6 +96,33 @@ impl Default for ServerConfig {
     }
 }
 
+/// Prometheus metrics (see `crate::metrics`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MetricsConfig {
+    /// Where `GET /metrics` is served, on its own port. Unset, no listener starts: tests run
+    /// many services in one process, and the all-in-one binary has one listener for all.
+    pub listen: Option<SocketAddr>,
+    /// How often gauges read from the database (outbox backlog, pool use, queue depth) are
+    /// sampled.
+    pub sample_interval_ms: u64,
+}
+
+impl MetricsConfig {
+    pub fn sample_interval(&self) -> Duration {
+        Duration::from_millis(self.sample_interval_ms.max(10))
+    }
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            listen: None,
+            sample_interval_ms: 5_000,
+        }
+    }
+}
+
 /// Where a service keeps its data: `postgres://...` or `sqlite://path`.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(default)]

@@ -167,6 +167,45 @@ fn merged(kit: &Migrator, service: &Migrator) -> Result<Migrator, StoreError> {
     Ok(Migrator::with_migrations(all))
 }
 
+/// A lease on one piece of background work that only one replica should do at a time (following
+/// an event stream, say). On PostgreSQL it is a session advisory lock on a connection of its own,
+/// taken out of the pool: a replica that dies closes the connection and the lease passes to
+/// another at once. SQLite serves one process, which always holds it. Work done under a lease
+/// must still be safe without it (written against versions), as a broken connection loses the
+/// lock without the holder noticing at once.
+pub struct Lease {
+    _connection: Option<sqlx::PgConnection>,
+}
+
+impl Db {
+    /// Takes the lease `key` if no other replica holds it.
+    pub async fn try_lease(&self, key: i64) -> Result<Option<Lease>, StoreError> {
+        match self {
+            Db::Postgres(pool) => {
+                let mut connection = pool.acquire().await?;
+                let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                    .bind(key)
+                    .fetch_one(&mut *connection)
+                    .await?;
+                // Only a connection holding the lock leaves the pool; it closes with the lease.
+                Ok(taken.then(|| Lease {
+                    _connection: Some(connection.detach()),
+                }))
+            }
+            Db::Sqlite(_) => Ok(Some(Lease { _connection: None })),
+        }
+    }
+}
+
+/// A lease key for a named piece of work, the same in every replica.
+pub fn lease_key(name: &str) -> i64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(name.as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(bytes)
+}
+
 /// Begins a PostgreSQL transaction that holds the advisory lock `key` until it ends: used by
 /// the background jobs that must never run concurrently across replicas.
 pub async fn pg_begin_locked(

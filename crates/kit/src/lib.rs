@@ -8,11 +8,13 @@
 pub mod audit;
 pub mod auth;
 pub mod check;
+pub mod client;
 pub mod config;
 pub mod db;
 pub mod docs;
 pub mod error;
 pub mod idempotency;
+pub mod metrics;
 pub mod outbox;
 pub mod page;
 pub mod server;

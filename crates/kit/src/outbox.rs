@@ -233,6 +233,26 @@ pub async fn sequence_now(db: &Db) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// How far the sequencer is: events committed but not yet given a position, and the last
+/// position handed out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backlog {
+    pub pending: i64,
+    pub head: i64,
+}
+
+/// Measures the backlog, for the metrics sampler. `outbox_pending` holds only what awaits
+/// the sequencer, so counting it stays cheap; the head is the end of an index.
+pub async fn backlog(db: &Db) -> Result<Backlog, StoreError> {
+    const SQL: &str = "SELECT (SELECT COUNT(*) FROM outbox_pending), \
+                       (SELECT COALESCE(MAX(position), 0) FROM outbox_positions)";
+    let (pending, head): (i64, i64) = match db {
+        Db::Postgres(pool) => sqlx::query_as(SQL).fetch_one(pool).await?,
+        Db::Sqlite(pool) => sqlx::query_as(SQL).fetch_one(pool).await?,
+    };
+    Ok(Backlog { pending, head })
+}
+
 async fn read_after(db: &Db, after: i64, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {
     match db {
         Db::Postgres(pool) => postgres::read_after(pool, after, limit).await,

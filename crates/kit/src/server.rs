@@ -1,6 +1,6 @@
 //! The gRPC server every service runs: health (grpc.health.v1), reflection (v1 and v1alpha),
-//! request limits, load shedding, a span per request joined to the caller's trace, and graceful
-//! shutdown.
+//! request limits, load shedding, a span per request joined to the caller's trace, request
+//! metrics (`crate::metrics`), and graceful shutdown.
 //!
 //! Shutdown order: health turns NOT_SERVING, open watch streams are told to end (clients resume
 //! from their cursor), the listener closes after `drain_delay`, and in-flight requests get
@@ -17,7 +17,7 @@ use tonic::{
 use tonic_health::ServingStatus;
 use tower::{ServiceBuilder, limit::GlobalConcurrencyLimitLayer};
 
-use crate::config::ServerConfig;
+use crate::{config::ServerConfig, metrics::ServiceMetrics};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -29,12 +29,14 @@ pub enum ServeError {
 
 /// Serves `routes` (the service's own gRPC services, already wrapped in their interceptors) on
 /// `listener` until `shutdown` resolves. `names` are the fully qualified service names reported
-/// by health checks; `stop` is cancelled when shutdown begins, for streams and background jobs.
+/// by health checks; every request is counted in `metrics`; `stop` is cancelled when shutdown
+/// begins, for streams and background jobs.
 pub async fn serve(
     listener: TcpListener,
     routes: Routes,
     names: &[&'static str],
     config: &ServerConfig,
+    metrics: &ServiceMetrics,
     shutdown: impl Future<Output = ()>,
     stop: CancellationToken,
 ) -> Result<(), ServeError> {
@@ -44,10 +46,22 @@ pub async fn serve(
             .set_service_status(*name, ServingStatus::Serving)
             .await;
     }
+    // Reflection lists what this server serves, not every service the contracts define.
     let reflection = || {
-        tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(homeward_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        names
+            .iter()
+            .copied()
+            .chain([
+                "grpc.health.v1.Health",
+                "grpc.reflection.v1.ServerReflection",
+                "grpc.reflection.v1alpha.ServerReflection",
+            ])
+            .fold(
+                tonic_reflection::server::Builder::configure()
+                    .register_encoded_file_descriptor_set(homeward_proto::FILE_DESCRIPTOR_SET)
+                    .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET),
+                |builder, name| builder.with_service_name(name),
+            )
     };
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
@@ -67,6 +81,8 @@ pub async fn serve(
         .initial_connection_window_size(Some(4 * 1024 * 1024))
         .layer(
             ServiceBuilder::new()
+                // Outermost, so requests shed by the limit below are counted too.
+                .layer(metrics.rpc_layer())
                 .load_shed()
                 .layer(GlobalConcurrencyLimitLayer::new(config.concurrency_limit)),
         )

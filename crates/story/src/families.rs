@@ -54,9 +54,11 @@ pub async fn ask(
     in_phase: bool,
     n: usize,
 ) -> Result<Family> {
-    let mut first = office.first.clone();
-    let created = first
-        .create_inquiry(nt::CreateInquiryRequest {
+    let first = office.first.clone();
+    let created = call!(
+        first,
+        create_inquiry,
+        nt::CreateInquiryRequest {
             request_id: rid(),
             inquiry: Some(nt::Inquiry {
                 requester: Some(nt::Requester {
@@ -107,49 +109,53 @@ pub async fn ask(
                 office: "Kyiv".into(),
                 ..Default::default()
             }),
-        })
-        .await
-        .map_err(at("record an inquiry"))?
-        .into_inner();
+        }
+    )
+    .map_err(at("record an inquiry"))?
+    .into_inner();
     let inquiry = created
         .inquiry
         .ok_or_else(|| StoryError::Unexpected("no inquiry".into()))?;
-    first
-        .verify_requester(nt::VerifyRequesterRequest {
+    call!(
+        first,
+        verify_requester,
+        nt::VerifyRequesterRequest {
             request_id: rid(),
             inquiry_id: inquiry.id.clone(),
             etag: inquiry.etag.clone(),
             state: nt::VerificationState::Verified as i32,
             method: nt::VerificationMethod::IdentityDocumentInPerson as i32,
             note: "passport and birth certificate of the son seen".into(),
-        })
-        .await
-        .map_err(at("verify the requester"))?;
-    let link = first
-        .propose_link(nt::ProposeLinkRequest {
+        }
+    )
+    .map_err(at("verify the requester"))?;
+    let link = call!(
+        first,
+        propose_link,
+        nt::ProposeLinkRequest {
             request_id: rid(),
             inquiry_id: inquiry.id.clone(),
             person_id: person_id.to_string(),
             confidence: 1.0,
             evidence_note: "name, patronymic and birth date agree".into(),
             ..Default::default()
-        })
-        .await
-        .map_err(at("propose a link"))?
-        .into_inner()
-        .link
-        .ok_or_else(|| StoryError::Unexpected("no link".into()))?;
-    office
-        .second
-        .clone()
-        .confirm_link(nt::ConfirmLinkRequest {
+        }
+    )
+    .map_err(at("propose a link"))?
+    .into_inner()
+    .link
+    .ok_or_else(|| StoryError::Unexpected("no link".into()))?;
+    call!(
+        office.second,
+        confirm_link,
+        nt::ConfirmLinkRequest {
             request_id: rid(),
             link_id: link.id.clone(),
             etag: link.etag.clone(),
             note: String::new(),
-        })
-        .await
-        .map_err(at("confirm a link"))?;
+        }
+    )
+    .map_err(at("confirm a link"))?;
     Ok(Family {
         inquiry_id: inquiry.id,
         reference: inquiry.reference,
@@ -167,19 +173,21 @@ pub async fn case(
     completed: Option<&prost_types::Timestamp>,
     wait: Duration,
 ) -> Result<Case> {
-    let mut client = office.first.clone();
+    let client = office.first.clone();
     let deadline = std::time::Instant::now() + wait;
     let (notifications, latency) = loop {
-        let list = client
-            .list_notifications(nt::ListNotificationsRequest {
+        let list = call!(
+            client,
+            list_notifications,
+            nt::ListNotificationsRequest {
                 inquiry_id: family.inquiry_id.clone(),
                 page_size: 100,
                 ..Default::default()
-            })
-            .await
-            .map_err(at("list a family's notifications"))?
-            .into_inner()
-            .notifications;
+            }
+        )
+        .map_err(at("list a family's notifications"))?
+        .into_inner()
+        .notifications;
         let home = list.iter().find(|n| {
             (n.kind == nt::NotificationKind::Repatriated as i32
                 || n.kind == nt::NotificationKind::Released as i32)
@@ -201,25 +209,27 @@ pub async fn case(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let tasks = client
-        .list_tasks(nt::ListTasksRequest {
+    let tasks = call!(
+        client,
+        list_tasks,
+        nt::ListTasksRequest {
             page_size: 1000,
             ..Default::default()
-        })
-        .await
-        .map_err(at("list tasks"))?
-        .into_inner()
-        .tasks;
-    let status = office
-        .first
-        .clone()
-        .check_inquiry_status(nt::CheckInquiryStatusRequest {
+        }
+    )
+    .map_err(at("list tasks"))?
+    .into_inner()
+    .tasks;
+    let status = call!(
+        office.first,
+        check_inquiry_status,
+        nt::CheckInquiryStatusRequest {
             reference: family.reference.clone(),
             access_code: family.access_code.clone(),
-        })
-        .await
-        .map_err(at("check a family's status"))?
-        .into_inner();
+        }
+    )
+    .map_err(at("check a family's status"))?
+    .into_inner();
     Ok(Case {
         family: family.clone(),
         status: nt::FamilyStatus::try_from(status.status).unwrap_or_default(),

@@ -8,6 +8,21 @@
 
 #![forbid(unsafe_code)]
 
+/// Calls `$client.$method($request)`, and calls again with the same request — the same request
+/// id, so a change is never made twice — while the service is unreachable (a replica stopped
+/// or restarting), as an officer's tool would.
+macro_rules! call {
+    ($client:expr, $method:ident, $request:expr) => {{
+        let request = $request;
+        $crate::persist(|| {
+            let mut client = $client.clone();
+            let request = request.clone();
+            async move { client.$method(request).await }
+        })
+        .await
+    }};
+}
+
 pub mod cast;
 pub mod families;
 
@@ -26,7 +41,7 @@ use tonic::{
     Request, Status,
     metadata::{Ascii, MetadataValue},
     service::{Interceptor, interceptor::InterceptedService},
-    transport::{Channel, Endpoint},
+    transport::Channel,
 };
 
 pub use cast::{Detainee, Party, Rng, cast};
@@ -51,6 +66,38 @@ pub(crate) fn at(step: &'static str) -> impl FnOnce(Status) -> StoryError {
         step,
         status: Box::new(status),
     }
+}
+
+/// How long a call is tried again while its service is unreachable.
+const PERSIST: Duration = Duration::from_secs(60);
+
+/// Runs `call` until it succeeds, fails for a reason other than the service being unreachable,
+/// or `PERSIST` has passed.
+pub async fn persist<T, F, Fut>(mut call: F) -> std::result::Result<T, Status>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, Status>>,
+{
+    let deadline = Instant::now() + PERSIST;
+    let mut pause = Duration::from_millis(50);
+    loop {
+        match call().await {
+            Err(status) if unreachable(&status) && Instant::now() < deadline => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+/// The service did not answer: the connection broke or was refused, or the request was cut
+/// off by a stopping server.
+fn unreachable(status: &Status) -> bool {
+    matches!(
+        status.code(),
+        tonic::Code::Unavailable | tonic::Code::Cancelled | tonic::Code::Unknown
+    )
 }
 
 /// Adds the bearer token to every request.
@@ -101,10 +148,8 @@ impl Services {
                 .map_err(|_| StoryError::Unexpected("token".into()))?,
         );
         let channel = |url: &str| -> Result<Channel> {
-            Ok(Endpoint::from_shared(url.to_string())
-                .map_err(|e| StoryError::Connect(url.into(), e.to_string()))?
-                .connect_timeout(Duration::from_secs(5))
-                .connect_lazy())
+            homeward_kit::client::channel(url)
+                .map_err(|e| StoryError::Connect(url.into(), e.to_string()))
         };
         Ok(Self {
             office: None,
@@ -129,10 +174,8 @@ impl Services {
             ..AuthConfig::default()
         })
         .map_err(|e| StoryError::Unexpected(e.to_string()))?;
-        let channel = Endpoint::from_shared(notification_url.to_string())
-            .map_err(|e| StoryError::Connect(notification_url.into(), e.to_string()))?
-            .connect_timeout(Duration::from_secs(5))
-            .connect_lazy();
+        let channel = homeward_kit::client::channel(notification_url)
+            .map_err(|e| StoryError::Connect(notification_url.into(), e.to_string()))?;
         let officer = |subject: &str| -> Result<families::Notification> {
             let token = keys
                 .mint(
@@ -331,19 +374,21 @@ pub async fn register(
     concurrency: usize,
 ) -> Result<Vec<String>> {
     stream::iter(people.iter().map(|d| {
-        let mut registry = services.registry.clone();
+        let registry = services.registry.clone();
         let person = registered(d);
         async move {
-            registry
-                .create_person(reg::CreatePersonRequest {
+            call!(
+                registry,
+                create_person,
+                reg::CreatePersonRequest {
                     request_id: rid(),
                     person: Some(person),
                     source: common::InformationSource::OwnReport as i32,
                     reliability: common::Reliability::UsuallyReliable as i32,
-                })
-                .await
-                .map(|r| r.into_inner().person.map(|p| p.id).unwrap_or_default())
-                .map_err(at("register a person"))
+                }
+            )
+            .map(|r| r.into_inner().person.map(|p| p.id).unwrap_or_default())
+            .map_err(at("register a person"))
         }
     }))
     .buffered(concurrency.max(1))
@@ -388,7 +433,7 @@ pub async fn play(services: &Services, plan: &Plan, mut say: impl FnMut(String))
     let ua = cast(&mut rng, Party::Ua, n, plan.civilians, plan.women);
     let ru = cast(&mut rng, Party::Ru, n, plan.civilians, plan.women);
     let mut exchange = services.exchange.clone();
-    let mut registry = services.registry.clone();
+    let registry = services.registry.clone();
 
     let started = Instant::now();
     let ua_ids = register(services, &ua, plan.concurrency).await?;
@@ -436,8 +481,10 @@ pub async fn play(services: &Services, plan: &Plan, mut say: impl FnMut(String))
     ));
 
     let soldiers = (n - plan.civilians) as u32;
-    let agreement = exchange
-        .create_agreement(ex::CreateAgreementRequest {
+    let agreement = call!(
+        exchange,
+        create_agreement,
+        ex::CreateAgreementRequest {
             request_id: rid(),
             agreement: Some(ex::Agreement {
                 title: format!("{} for {}", plan.agreement_total, plan.agreement_total),
@@ -453,12 +500,12 @@ pub async fn play(services: &Services, plan: &Plan, mut say: impl FnMut(String))
                 one_for_one: true,
                 ..Default::default()
             }),
-        })
-        .await
-        .map_err(at("create the agreement"))?
-        .into_inner()
-        .agreement
-        .ok_or_else(|| StoryError::Unexpected("no agreement".into()))?;
+        }
+    )
+    .map_err(at("create the agreement"))?
+    .into_inner()
+    .agreement
+    .ok_or_else(|| StoryError::Unexpected("no agreement".into()))?;
     let mut quotas = vec![
         quota(n as u32, None, None),
         quota(soldiers, Some(common::PersonCategory::ServiceMember), None),
@@ -471,8 +518,10 @@ pub async fn play(services: &Services, plan: &Plan, mut say: impl FnMut(String))
     if plan.women > 0 {
         quotas.push(quota(plan.women as u32, None, Some(common::Sex::Female)));
     }
-    let phase = exchange
-        .create_phase(ex::CreatePhaseRequest {
+    let phase = call!(
+        exchange,
+        create_phase,
+        ex::CreatePhaseRequest {
             request_id: rid(),
             phase: Some(ex::Phase {
                 agreement_id: agreement.id.clone(),
@@ -485,21 +534,23 @@ pub async fn play(services: &Services, plan: &Plan, mut say: impl FnMut(String))
                 quotas,
                 ..Default::default()
             }),
-        })
-        .await
-        .map_err(at("create the phase"))?
-        .into_inner()
-        .phase
-        .ok_or_else(|| StoryError::Unexpected("no phase".into()))?;
+        }
+    )
+    .map_err(at("create the phase"))?
+    .into_inner()
+    .phase
+    .ok_or_else(|| StoryError::Unexpected("no phase".into()))?;
     let pid = phase.id.clone();
-    exchange
-        .start_negotiation(ex::StartNegotiationRequest {
+    call!(
+        exchange,
+        start_negotiation,
+        ex::StartNegotiationRequest {
             request_id: rid(),
             phase_id: pid.clone(),
             etag: phase.etag,
-        })
-        .await
-        .map_err(at("start negotiating"))?;
+        }
+    )
+    .map_err(at("start negotiating"))?;
     say(format!(
         "agreement {} (1,000 for 1,000, one for one); phase {} of {n} for {n}: {soldiers} service members and {} civilians each, {} women",
         agreement.id, pid, plan.civilians, plan.women
@@ -583,17 +634,19 @@ pub async fn play(services: &Services, plan: &Plan, mut say: impl FnMut(String))
     ));
     let mut caught = None;
     if first.open_reviews > 0 {
-        let open = exchange
-            .list_reconciliation_items(ex::ListReconciliationItemsRequest {
+        let open = call!(
+            exchange,
+            list_reconciliation_items,
+            ex::ListReconciliationItemsRequest {
                 reconciliation_id: reconciliation.id.clone(),
                 open_reviews_only: true,
                 page_size: 1000,
                 ..Default::default()
-            })
-            .await
-            .map_err(at("list items to review"))?
-            .into_inner()
-            .items;
+            }
+        )
+        .map_err(at("list items to review"))?
+        .into_inner()
+        .items;
         for item in &open {
             say(format!(
                 "  review: request {} / offer {}: {}",
@@ -601,8 +654,10 @@ pub async fn play(services: &Services, plan: &Plan, mut say: impl FnMut(String))
                 item.offer_reference,
                 item.explanation.first().cloned().unwrap_or_default()
             ));
-            exchange
-                .review_reconciliation_item(ex::ReviewReconciliationItemRequest {
+            call!(
+                exchange,
+                review_reconciliation_item,
+                ex::ReviewReconciliationItemRequest {
                     request_id: rid(),
                     reconciliation_id: reconciliation.id.clone(),
                     item_id: item.id.clone(),
@@ -610,9 +665,9 @@ pub async fn play(services: &Services, plan: &Plan, mut say: impl FnMut(String))
                     note: "not the person requested; the other side is asked to correct the entry"
                         .into(),
                     ..Default::default()
-                })
-                .await
-                .map_err(at("review an item"))?;
+                }
+            )
+            .map_err(at("review an item"))?;
         }
         caught = open
             .into_iter()
@@ -637,15 +692,17 @@ pub async fn play(services: &Services, plan: &Plan, mut say: impl FnMut(String))
             last.open_reviews
         )));
     }
-    let counts = exchange
-        .check_phase_counts(ex::CheckPhaseCountsRequest {
+    let counts = call!(
+        exchange,
+        check_phase_counts,
+        ex::CheckPhaseCountsRequest {
             phase_id: pid.clone(),
-        })
-        .await
-        .map_err(at("check the counts"))?
-        .into_inner()
-        .counts
-        .unwrap_or_default();
+        }
+    )
+    .map_err(at("check the counts"))?
+    .into_inner()
+    .counts
+    .unwrap_or_default();
     say(format!(
         "counts {}: {}",
         if counts.balanced {
@@ -663,8 +720,10 @@ pub async fn play(services: &Services, plan: &Plan, mut say: impl FnMut(String))
 
     let freeze_started = Instant::now();
     let current = get_phase(&mut exchange, &pid).await?;
-    let frozen = exchange
-        .freeze_lists(ex::FreezeListsRequest {
+    let frozen = call!(
+        exchange,
+        freeze_lists,
+        ex::FreezeListsRequest {
             request_id: rid(),
             phase_id: pid.clone(),
             etag: current.etag,
@@ -674,10 +733,10 @@ pub async fn play(services: &Services, plan: &Plan, mut say: impl FnMut(String))
             } else {
                 counts.problems.join("; ")
             },
-        })
-        .await
-        .map_err(at("freeze the lists"))?
-        .into_inner();
+        }
+    )
+    .map_err(at("freeze the lists"))?
+    .into_inner();
     timings.freeze = freeze_started.elapsed();
     timings.lists_to_frozen = lists_started.elapsed();
     say(format!(
@@ -700,11 +759,13 @@ pub async fn play(services: &Services, plan: &Plan, mut say: impl FnMut(String))
         ]
     });
     stream::iter(interviews.map(|(party, reference, willing)| {
-        let mut exchange = exchange.clone();
+        let exchange = exchange.clone();
         let pid = pid.clone();
         async move {
-            exchange
-                .record_consent(ex::RecordConsentRequest {
+            call!(
+                exchange,
+                record_consent,
+                ex::RecordConsentRequest {
                     request_id: rid(),
                     consent: Some(ex::ConsentRecord {
                         phase_id: pid,
@@ -719,9 +780,9 @@ pub async fn play(services: &Services, plan: &Plan, mut say: impl FnMut(String))
                         interviewed_in_private: true,
                         ..Default::default()
                     }),
-                })
-                .await
-                .map_err(at("record a consent"))
+                }
+            )
+            .map_err(at("record a consent"))
         }
     }))
     .buffer_unordered(plan.concurrency.max(1))
@@ -734,14 +795,16 @@ pub async fn play(services: &Services, plan: &Plan, mut say: impl FnMut(String))
     ));
 
     let current = get_phase(&mut exchange, &pid).await?;
-    exchange
-        .start_handover(ex::StartHandoverRequest {
+    call!(
+        exchange,
+        start_handover,
+        ex::StartHandoverRequest {
             request_id: rid(),
             phase_id: pid.clone(),
             etag: current.etag,
-        })
-        .await
-        .map_err(at("start the handover"))?;
+        }
+    )
+    .map_err(at("start the handover"))?;
     let presented = (0..n).flat_map(|i| {
         let mut out = Vec::new();
         if !refusing.contains(&i) {
@@ -760,11 +823,13 @@ pub async fn play(services: &Services, plan: &Plan, mut say: impl FnMut(String))
         out
     });
     stream::iter(presented.map(|(party, reference, result)| {
-        let mut exchange = exchange.clone();
+        let exchange = exchange.clone();
         let pid = pid.clone();
         async move {
-            exchange
-                .record_handover_check(ex::RecordHandoverCheckRequest {
+            call!(
+                exchange,
+                record_handover_check,
+                ex::RecordHandoverCheckRequest {
                     request_id: rid(),
                     check: Some(ex::HandoverCheck {
                         phase_id: pid,
@@ -778,9 +843,9 @@ pub async fn play(services: &Services, plan: &Plan, mut say: impl FnMut(String))
                         checked_by: "receiving officer".into(),
                         ..Default::default()
                     }),
-                })
-                .await
-                .map_err(at("record a handover check"))
+                }
+            )
+            .map_err(at("record a handover check"))
         }
     }))
     .buffer_unordered(plan.concurrency.max(1))
@@ -794,33 +859,37 @@ pub async fn play(services: &Services, plan: &Plan, mut say: impl FnMut(String))
 
     let current = get_phase(&mut exchange, &pid).await?;
     let complete_started = Instant::now();
-    let done = exchange
-        .complete_phase(ex::CompletePhaseRequest {
+    let done = call!(
+        exchange,
+        complete_phase,
+        ex::CompletePhaseRequest {
             request_id: rid(),
             phase_id: pid.clone(),
             etag: current.etag,
             allow_partial: true,
             note: "handover at the border crossing".into(),
-        })
-        .await
-        .map_err(at("complete the phase"))?
-        .into_inner()
-        .phase
-        .ok_or_else(|| StoryError::Unexpected("no phase".into()))?;
+        }
+    )
+    .map_err(at("complete the phase"))?
+    .into_inner()
+    .phase
+    .ok_or_else(|| StoryError::Unexpected("no phase".into()))?;
     timings.complete = complete_started.elapsed();
 
     let confirm_started = Instant::now();
     let everyone: Vec<String> = ua_ids.iter().chain(&ru_ids).cloned().collect();
     let mut statuses: Vec<(reg::PersonStatus, usize)> = Vec::new();
     for chunk in everyone.chunks(1000) {
-        let persons = registry
-            .batch_get_persons(reg::BatchGetPersonsRequest {
+        let persons = call!(
+            registry,
+            batch_get_persons,
+            reg::BatchGetPersonsRequest {
                 ids: chunk.to_vec(),
-            })
-            .await
-            .map_err(at("read the persons back"))?
-            .into_inner()
-            .persons;
+            }
+        )
+        .map_err(at("read the persons back"))?
+        .into_inner()
+        .persons;
         for p in persons {
             let status = reg::PersonStatus::try_from(p.status).unwrap_or_default();
             match statuses.iter_mut().find(|(s, _)| *s == status) {
@@ -838,15 +907,17 @@ pub async fn play(services: &Services, plan: &Plan, mut say: impl FnMut(String))
         done.outcome_note,
         timings.complete.as_secs_f64()
     ));
-    let report = exchange
-        .get_phase_report(ex::GetPhaseReportRequest {
+    let report = call!(
+        exchange,
+        get_phase_report,
+        ex::GetPhaseReportRequest {
             phase_id: pid.clone(),
-        })
-        .await
-        .map_err(at("read the report"))?
-        .into_inner()
-        .report
-        .ok_or_else(|| StoryError::Unexpected("no report".into()))?;
+        }
+    )
+    .map_err(at("read the report"))?
+    .into_inner()
+    .report
+    .ok_or_else(|| StoryError::Unexpected("no report".into()))?;
     let mut cases = Vec::new();
     if let Some(office) = &services.office {
         let completed = done.state_time;
@@ -886,8 +957,10 @@ async fn submit(
     base: u32,
     entries: Vec<ex::ListEntry>,
 ) -> Result<()> {
-    exchange
-        .submit_list(ex::SubmitListRequest {
+    call!(
+        exchange,
+        submit_list,
+        ex::SubmitListRequest {
             request_id: rid(),
             phase_id: pid.into(),
             party: party.into(),
@@ -900,30 +973,30 @@ async fn submit(
                 common::InformationSource::OtherPartyList
             } as i32,
             ..Default::default()
-        })
-        .await
-        .map_err(at("submit a list"))?;
+        }
+    )
+    .map_err(at("submit a list"))?;
     Ok(())
 }
 
 async fn reconcile(exchange: &mut Exchange, pid: &str) -> Result<ex::Reconciliation> {
-    exchange
-        .reconcile_phase(ex::ReconcilePhaseRequest {
+    call!(
+        exchange,
+        reconcile_phase,
+        ex::ReconcilePhaseRequest {
             request_id: rid(),
             phase_id: pid.into(),
             min_confidence: 0.0,
-        })
-        .await
-        .map_err(at("reconcile"))?
-        .into_inner()
-        .reconciliation
-        .ok_or_else(|| StoryError::Unexpected("no reconciliation".into()))
+        }
+    )
+    .map_err(at("reconcile"))?
+    .into_inner()
+    .reconciliation
+    .ok_or_else(|| StoryError::Unexpected("no reconciliation".into()))
 }
 
 async fn get_phase(exchange: &mut Exchange, pid: &str) -> Result<ex::Phase> {
-    exchange
-        .get_phase(ex::GetPhaseRequest { id: pid.into() })
-        .await
+    call!(exchange, get_phase, ex::GetPhaseRequest { id: pid.into() })
         .map_err(at("read the phase"))?
         .into_inner()
         .phase

@@ -2,7 +2,7 @@
 
 use homeward_kit::{
     auth::AuthConfig,
-    config::{DatabaseConfig, ServerConfig},
+    config::{DatabaseConfig, MetricsConfig, ServerConfig},
     telemetry::TelemetryConfig,
 };
 use serde::{Deserialize, Serialize};
@@ -16,6 +16,8 @@ pub struct ExchangeConfig {
     pub database: DatabaseConfig,
     pub auth: AuthConfig,
     pub telemetry: TelemetryConfig,
+    /// Prometheus metrics on a port of their own, when `metrics.listen` is set.
+    pub metrics: MetricsConfig,
     pub registry: RegistryClientConfig,
 }
 
@@ -50,6 +52,7 @@ impl Default for ExchangeConfig {
             },
             auth: AuthConfig::default(),
             telemetry: TelemetryConfig::default(),
+            metrics: MetricsConfig::default(),
             registry: RegistryClientConfig::default(),
         }
     }

@@ -26,6 +26,7 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use homeward_kit::{
     auth::{Authenticator, TokenKeys},
     db::{Db, Migrations},
+    metrics::{Exporter, Metrics},
     outbox::EventFeed,
     server,
 };
@@ -46,6 +47,9 @@ pub const MIGRATIONS: Migrations = Migrations {
 };
 
 pub const SERVICE_NAMES: &[&str] = &[SERVICE_NAME];
+
+/// The `service` label of this service's metrics.
+const METRICS_NAME: &str = "exchange";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -93,10 +97,22 @@ pub struct Application {
     config: ExchangeConfig,
     db: Db,
     keys: TokenKeys,
+    metrics: Metrics,
+    exporter: Option<Exporter>,
 }
 
 impl Application {
     pub async fn build(config: ExchangeConfig) -> Result<Self, StartError> {
+        Self::build_with_metrics(config, Metrics::new()).await
+    }
+
+    /// Builds a service that records its metrics into `metrics`, which the caller may share with
+    /// other services of the process and serve itself (the all-in-one binary does).
+    /// `metrics.listen`, when set, still starts a listener of this service's own.
+    pub async fn build_with_metrics(
+        config: ExchangeConfig,
+        metrics: Metrics,
+    ) -> Result<Self, StartError> {
         let keys = TokenKeys::from_config(&config.auth)?;
         if config.auth.dev_mode {
             tracing::warn!("development token secret in use: never run real data this way");
@@ -104,17 +120,25 @@ impl Application {
         let db = Db::connect(&config.database, &MIGRATIONS).await?;
         let listener = TcpListener::bind(config.server.listen).await?;
         let addr = listener.local_addr()?;
+        let exporter = Exporter::from_config(&config.metrics).await?;
         Ok(Self {
             listener,
             addr,
             config,
             db,
             keys,
+            metrics,
+            exporter,
         })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where `GET /metrics` is served, when `metrics.listen` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.exporter.as_ref().map(Exporter::local_addr)
     }
 
     pub fn db(&self) -> &Db {
@@ -124,6 +148,19 @@ impl Application {
     /// Serves until `shutdown` resolves, then drains (see `homeward_kit::server`).
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
         let stop = CancellationToken::new();
+        // Background work stops with the server, and also when starting it fails.
+        let _stop = stop.clone().drop_guard();
+        let metrics = self.metrics.service(METRICS_NAME);
+        let exporting = CancellationToken::new();
+        let _exporting = exporting.clone().drop_guard();
+        if let Some(exporter) = self.exporter {
+            exporter.spawn(self.metrics.clone(), exporting);
+        }
+        metrics.spawn_sampler(
+            self.db.clone(),
+            self.config.metrics.sample_interval(),
+            stop.clone(),
+        );
         let (routes, _feed) = routes(
             self.db.clone(),
             self.keys,
@@ -137,6 +174,7 @@ impl Application {
             routes,
             SERVICE_NAMES,
             &self.config.server,
+            &metrics,
             shutdown,
             stop,
         )

@@ -10,11 +10,7 @@ use std::time::Duration;
 
 use homeward_kit::auth::{Role, TokenKeys};
 use homeward_proto::registry::v1::{self as pb, registry_service_client::RegistryServiceClient};
-use tonic::{
-    Request,
-    metadata::MetadataValue,
-    transport::{Channel, Endpoint},
-};
+use tonic::{Request, metadata::MetadataValue, transport::Channel};
 use uuid::Uuid;
 
 use crate::{config::RegistryClientConfig, error::ExchangeError};
@@ -34,14 +30,13 @@ pub struct RegistryClient {
 type Result<T> = std::result::Result<T, ExchangeError>;
 
 impl RegistryClient {
-    /// Connects lazily: an unreachable registry surfaces as UNAVAILABLE on the first call.
+    /// Connects lazily: an unreachable registry surfaces as UNAVAILABLE on the first call. The
+    /// url may list several replicas, separated by commas (`homeward_kit::client`).
     pub fn new(config: &RegistryClientConfig, keys: TokenKeys) -> Result<Self> {
-        let endpoint = Endpoint::from_shared(config.url.clone())
-            .map_err(|e| ExchangeError::RegistryUnavailable(format!("bad registry url: {e}")))?
-            .connect_timeout(Duration::from_secs(5))
-            .tcp_nodelay(true);
+        let channel = homeward_kit::client::channel(&config.url)
+            .map_err(|e| ExchangeError::RegistryUnavailable(format!("registry url: {e}")))?;
         Ok(Self {
-            client: RegistryServiceClient::new(endpoint.connect_lazy())
+            client: RegistryServiceClient::new(channel)
                 .max_decoding_message_size(64 * 1024 * 1024)
                 .max_encoding_message_size(64 * 1024 * 1024),
             keys,

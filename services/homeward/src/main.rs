@@ -1,6 +1,7 @@
 //! `homeward`: every Homeward service in one process (monolithic mode), each on its own port,
 //! each with its own SQLite database under one data folder. The same service code runs here as
-//! in the separate binaries; only the wiring differs.
+//! in the separate binaries; only the wiring differs. One metrics listener serves all three
+//! (their series told apart by the `service` label).
 
 #![forbid(unsafe_code)]
 
@@ -9,7 +10,8 @@ use std::{net::SocketAddr, path::PathBuf};
 use clap::Parser;
 use homeward_kit::{
     auth::AuthConfig,
-    config::{DatabaseConfig, ServerConfig},
+    config::{DatabaseConfig, MetricsConfig, ServerConfig},
+    metrics::{Exporter, Metrics},
     telemetry::TelemetryConfig,
 };
 use serde::{Deserialize, Serialize};
@@ -35,6 +37,8 @@ struct Config {
     notification: Listen,
     auth: AuthConfig,
     telemetry: TelemetryConfig,
+    /// One `GET /metrics` for every service (`metrics.listen`).
+    metrics: MetricsConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -61,6 +65,7 @@ impl Default for Config {
             },
             auth: AuthConfig::default(),
             telemetry: TelemetryConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -75,6 +80,14 @@ impl Config {
             ..DatabaseConfig::default()
         }
     }
+
+    /// A service's metrics settings: sampled as configured, exported by the process's listener.
+    fn metrics(&self) -> MetricsConfig {
+        MetricsConfig {
+            listen: None,
+            ..self.metrics.clone()
+        }
+    }
 }
 
 #[tokio::main]
@@ -83,32 +96,42 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config: Config = homeward_kit::config::load(args.config.as_deref())?;
     let _telemetry = homeward_kit::telemetry::init("homeward", &config.telemetry);
 
-    let registry = homeward_registry::Application::build(homeward_registry::RegistryConfig {
-        server: ServerConfig {
-            listen: config.registry.listen,
-            ..config.server.clone()
+    let metrics = Metrics::new();
+    let exporter = Exporter::from_config(&config.metrics).await?;
+    let registry = homeward_registry::Application::build_with_metrics(
+        homeward_registry::RegistryConfig {
+            server: ServerConfig {
+                listen: config.registry.listen,
+                ..config.server.clone()
+            },
+            database: config.database("registry"),
+            auth: config.auth.clone(),
+            telemetry: config.telemetry.clone(),
+            metrics: config.metrics(),
         },
-        database: config.database("registry"),
-        auth: config.auth.clone(),
-        telemetry: config.telemetry.clone(),
-    })
+        metrics.clone(),
+    )
     .await?;
-    let exchange = homeward_exchange::Application::build(homeward_exchange::ExchangeConfig {
-        server: ServerConfig {
-            listen: config.exchange.listen,
-            ..config.server.clone()
+    let exchange = homeward_exchange::Application::build_with_metrics(
+        homeward_exchange::ExchangeConfig {
+            server: ServerConfig {
+                listen: config.exchange.listen,
+                ..config.server.clone()
+            },
+            database: config.database("exchange"),
+            auth: config.auth.clone(),
+            telemetry: config.telemetry.clone(),
+            metrics: config.metrics(),
+            registry: homeward_exchange::config::RegistryClientConfig {
+                url: format!("http://{}", registry.local_addr()),
+                ..Default::default()
+            },
         },
-        database: config.database("exchange"),
-        auth: config.auth.clone(),
-        telemetry: config.telemetry.clone(),
-        registry: homeward_exchange::config::RegistryClientConfig {
-            url: format!("http://{}", registry.local_addr()),
-            ..Default::default()
-        },
-    })
+        metrics.clone(),
+    )
     .await?;
-    let notification =
-        homeward_notification::Application::build(homeward_notification::NotificationConfig {
+    let notification = homeward_notification::Application::build_with_metrics(
+        homeward_notification::NotificationConfig {
             server: ServerConfig {
                 listen: config.notification.listen,
                 ..config.server.clone()
@@ -116,6 +139,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             database: config.database("notification"),
             auth: config.auth.clone(),
             telemetry: config.telemetry.clone(),
+            metrics: config.metrics(),
             peers: homeward_notification::config::Peers {
                 registry_url: format!("http://{}", registry.local_addr()),
                 exchange_url: format!("http://{}", exchange.local_addr()),
@@ -124,8 +148,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             // Letters to families are written as files in the data folder (no mail server needed).
             delivery: homeward_delivery::DeliveryConfig::files_in(config.data_dir.join("letters")),
             ..Default::default()
-        })
-        .await?;
+        },
+        metrics.clone(),
+    )
+    .await?;
     tracing::info!(
         data_dir = %config.data_dir.display(),
         notification = %notification.local_addr(),
@@ -141,6 +167,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         on_signal.await;
         signal.cancel();
     });
+    // The metrics listener outlives the services' drain and stops with the process.
+    let exporting = CancellationToken::new();
+    let _exporting = exporting.clone().drop_guard();
+    if let Some(exporter) = exporter {
+        exporter.spawn(metrics, exporting);
+    }
     let (registry, exchange, notification) = tokio::join!(
         registry.run_until(stop.clone().cancelled_owned()),
         exchange.run_until(stop.clone().cancelled_owned()),

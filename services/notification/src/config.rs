@@ -3,7 +3,7 @@
 use homeward_delivery::DeliveryConfig;
 use homeward_kit::{
     auth::AuthConfig,
-    config::{DatabaseConfig, ServerConfig},
+    config::{DatabaseConfig, MetricsConfig, ServerConfig},
     telemetry::TelemetryConfig,
 };
 use serde::{Deserialize, Serialize};
@@ -17,6 +17,8 @@ pub struct NotificationConfig {
     pub database: DatabaseConfig,
     pub auth: AuthConfig,
     pub telemetry: TelemetryConfig,
+    /// Prometheus metrics on a port of their own, when `metrics.listen` is set.
+    pub metrics: MetricsConfig,
     /// The services whose events are followed and whose registry is matched against.
     pub peers: Peers,
     /// Channels (SMTP, webhooks, files); passwords and tokens never leave this process.
@@ -60,6 +62,10 @@ pub struct Messages {
     pub max_retry_ms: u64,
     /// How often the delivery worker looks for due deliveries when nothing wakes it.
     pub poll_ms: u64,
+    /// How long a claimed delivery is left to the replica that claimed it before another may
+    /// send it: longer than any send takes, short enough that a crashed replica's claims are
+    /// taken over soon.
+    pub claim_ms: u64,
 }
 
 impl Default for Messages {
@@ -70,6 +76,7 @@ impl Default for Messages {
             first_retry_ms: 2_000,
             max_retry_ms: 600_000,
             poll_ms: 250,
+            claim_ms: 60_000,
         }
     }
 }
@@ -105,6 +112,7 @@ impl Default for NotificationConfig {
             },
             auth: AuthConfig::default(),
             telemetry: TelemetryConfig::default(),
+            metrics: MetricsConfig::default(),
             peers: Peers::default(),
             delivery: DeliveryConfig::files_in("data/letters"),
             messages: Messages::default(),

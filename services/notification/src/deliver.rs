@@ -7,12 +7,21 @@
 //! delivery is sent again under the same delivery id, which every channel passes on as its
 //! idempotency key (Message-ID, Idempotency-Key header, file name): the family's provider sees
 //! one message. Addresses and texts are never logged.
+//!
+//! The worker reports each attempt's outcome by channel, and a sampler the depth of the queue
+//! (`DeliveryMetrics`); neither ever labels a metric with an address or a delivery id.
 
 use std::{sync::Arc, time::Duration};
 
 use futures::StreamExt;
 use homeward_delivery::{ChannelKind as Wire, Outgoing, SendError};
-use homeward_kit::{StoreError, outbox::NewEvent, timestamp};
+use homeward_kit::{
+    StoreError,
+    db::Db,
+    metrics::{IntCounterVec, IntGauge, IntGaugeVec, ServiceMetrics},
+    outbox::NewEvent,
+    timestamp,
+};
 use homeward_proto::notification::v1 as pb;
 use tokio_util::sync::CancellationToken;
 
@@ -23,16 +32,130 @@ use crate::{
     store::{DocWrite, Table, WriteBatch},
 };
 
-/// How long a claimed delivery is left to its sender before another may take it.
-const LEASE_US: i64 = 60_000_000;
 const BATCH: i64 = 256;
 const SENDERS: usize = 32;
 
-pub fn spawn(service: Arc<Notifications>, stop: CancellationToken) {
+/// What the delivery worker reports.
+#[derive(Clone)]
+pub struct DeliveryMetrics {
+    queued: IntGaugeVec,
+    due: IntGauge,
+    attempts: IntCounterVec,
+}
+
+/// The states whose deliveries are counted: the queue, and what it gave up on.
+const COUNTED_STATES: [DeliveryState; 2] = [DeliveryState::Pending, DeliveryState::DeadLetter];
+
+impl DeliveryMetrics {
+    pub fn new(metrics: &ServiceMetrics) -> Self {
+        Self {
+            queued: metrics.gauge_vec(
+                "homeward_notification_deliveries",
+                "Deliveries still to be sent (pending, claimed ones included) or given up \
+                 (dead_letter), by state",
+                &["state"],
+            ),
+            due: metrics.gauge(
+                "homeward_notification_deliveries_due",
+                "Pending deliveries whose next attempt is due",
+            ),
+            attempts: metrics.counter_vec(
+                "homeward_notification_delivery_attempts_total",
+                "Delivery attempts by channel and outcome: accepted, retry (failed, tried again \
+                 later) or dead_letter (failed for good)",
+                &["channel", "outcome"],
+            ),
+        }
+    }
+
+    fn attempted(&self, channel: Option<Wire>, outcome: &str) {
+        // No channel: the notification was cancelled before anything was sent.
+        if let Some(channel) = channel {
+            self.attempts
+                .with_label_values(&[channel.as_str(), outcome])
+                .inc();
+        }
+    }
+}
+
+/// Samples the depth of the delivery queue every `every` until `stop`.
+pub fn spawn_sampler(
+    service: Arc<Notifications>,
+    metrics: DeliveryMetrics,
+    every: Duration,
+    stop: CancellationToken,
+) {
+    tokio::spawn(async move {
+        let mut failing = false;
+        loop {
+            match queue_depth(&service.store.db(), timestamp::now_micros()).await {
+                Ok((by_state, due)) => {
+                    failing = false;
+                    for state in COUNTED_STATES {
+                        let count = by_state
+                            .iter()
+                            .find(|(tag, _)| tag == state.tag())
+                            .map_or(0, |(_, n)| *n);
+                        metrics.queued.with_label_values(&[state.tag()]).set(count);
+                    }
+                    metrics.due.set(due);
+                }
+                Err(e) => {
+                    if !failing {
+                        tracing::warn!(error = %e, "delivery queue depth not sampled");
+                    }
+                    failing = true;
+                }
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(every) => {}
+            }
+        }
+    });
+}
+
+/// Deliveries per counted state, and the pending ones due at `now`: reads of the state and
+/// due-time indexes, never of the records.
+async fn queue_depth(db: &Db, now: i64) -> Result<(Vec<(String, i64)>, i64), StoreError> {
+    const BY_STATE: &str =
+        "SELECT tag, COUNT(*) FROM deliveries WHERE tag IN ($1, $2) GROUP BY tag";
+    const DUE: &str = "SELECT COUNT(*) FROM deliveries WHERE due_us <= $1 AND tag = $2";
+    let [first, second] = COUNTED_STATES.map(DeliveryState::tag);
+    let pending = DeliveryState::Pending.tag();
+    Ok(match db {
+        Db::Postgres(pool) => (
+            sqlx::query_as(BY_STATE)
+                .bind(first)
+                .bind(second)
+                .fetch_all(pool)
+                .await?,
+            sqlx::query_scalar(DUE)
+                .bind(now)
+                .bind(pending)
+                .fetch_one(pool)
+                .await?,
+        ),
+        Db::Sqlite(pool) => (
+            sqlx::query_as(BY_STATE)
+                .bind(first)
+                .bind(second)
+                .fetch_all(pool)
+                .await?,
+            sqlx::query_scalar(DUE)
+                .bind(now)
+                .bind(pending)
+                .fetch_one(pool)
+                .await?,
+        ),
+    })
+}
+
+pub fn spawn(service: Arc<Notifications>, metrics: DeliveryMetrics, stop: CancellationToken) {
     tokio::spawn(async move {
         let poll = Duration::from_millis(service.config.messages.poll_ms.max(10));
         loop {
-            let busy = match service.deliver_due().await {
+            let busy = match service.deliver_due(&metrics).await {
                 Ok(n) => n > 0,
                 Err(e) => {
                     tracing::warn!(error = %e, "delivery round failed");
@@ -62,7 +185,7 @@ fn wire(kind: ChannelKind) -> Wire {
 
 impl Notifications {
     /// One round: claims and sends what is due. Returns how many were attempted.
-    pub async fn deliver_due(&self) -> Result<usize, StoreError> {
+    pub async fn deliver_due(&self, metrics: &DeliveryMetrics) -> Result<usize, StoreError> {
         let now = timestamp::now_micros();
         let due = self.store.due(Table::Deliveries, now, BATCH).await?;
         // Claimed together in one write; if another replica took one of them meanwhile, each is
@@ -83,7 +206,7 @@ impl Notifications {
                 &delivery,
             )
             .replacing(stored.version)
-            .due(Some(now + LEASE_US));
+            .due(Some(now + self.config.messages.claim_ms as i64 * 1_000));
             candidates.push((delivery, stored.version + 1, claim));
         }
         if candidates.is_empty() {
@@ -119,7 +242,7 @@ impl Notifications {
         for chunk in claimed.chunks(SENDERS) {
             let mut running = futures::stream::FuturesOrdered::new();
             for (delivery, version) in chunk {
-                running.push_back(self.attempt(delivery.clone(), *version));
+                running.push_back(self.attempt(delivery.clone(), *version, metrics));
             }
             while let Some(done) = running.next().await {
                 match done {
@@ -176,6 +299,7 @@ impl Notifications {
         &self,
         mut delivery: Delivery,
         version: i64,
+        metrics: &DeliveryMetrics,
     ) -> Result<Option<Outcome>, StoreError> {
         let notification: Option<(Notification, i64)> = match self
             .store
@@ -196,10 +320,13 @@ impl Notifications {
             body: notification.body.clone(),
             language: notification.language.clone(),
         };
-        let outcome = if notification.state == NotificationState::Cancelled {
-            Err(SendError::Permanent(
-                "the notification was cancelled".into(),
-            ))
+        let (outcome, channel) = if notification.state == NotificationState::Cancelled {
+            (
+                Err(SendError::Permanent(
+                    "the notification was cancelled".into(),
+                )),
+                None,
+            )
         } else {
             // Where a channel is not set up (a field office without a mail relay), the letter
             // is written to the file sink for the office to send by hand.
@@ -210,13 +337,14 @@ impl Notifications {
                 } else {
                     kind
                 };
-            self.channels.send(kind, &message).await
+            (self.channels.send(kind, &message).await, Some(kind))
         };
         let now = timestamp::now_micros();
         let mut due = None;
         match outcome {
             Ok(sent) => {
-                delivery.state = if delivery.channel == ChannelKind::File {
+                // A written letter is as far as it goes, whether asked for or fallen back to.
+                delivery.state = if channel == Some(Wire::File) {
                     DeliveryState::Delivered
                 } else {
                     DeliveryState::Sent
@@ -228,6 +356,7 @@ impl Notifications {
                     at_us: now,
                     outcome: "accepted".into(),
                 });
+                metrics.attempted(channel, "accepted");
                 tracing::info!(delivery = %delivery.id, attempts = delivery.attempts, "delivery accepted");
             }
             Err(e) => {
@@ -241,10 +370,12 @@ impl Notifications {
                     let next = now + delay.as_micros() as i64;
                     delivery.next_attempt_at_us = Some(next);
                     due = Some(next);
+                    metrics.attempted(channel, "retry");
                     tracing::info!(delivery = %delivery.id, attempts = delivery.attempts, "delivery failed, retrying later");
                 } else {
                     delivery.state = DeliveryState::DeadLetter;
                     delivery.next_attempt_at_us = None;
+                    metrics.attempted(channel, "dead_letter");
                     tracing::warn!(delivery = %delivery.id, attempts = delivery.attempts, "delivery dead-lettered");
                 }
             }

@@ -5,12 +5,17 @@
 //! against the version read, so two replicas following the same stream cannot both apply an
 //! event: the second one's write fails, and it starts again from the stored cursor. A process
 //! killed anywhere resumes from the last event whose effects were committed, so each family
-//! gets each piece of news once.
+//! gets each piece of news once. Replicas take turns through a lease (`Db::try_lease`): one
+//! follows each stream, the others stand by; the versioned cursor keeps it exact even when a
+//! lease is lost unnoticed.
+//!
+//! Each follower reports how many events it handled and how far behind it is
+//! (`homeward_kit::metrics::ConsumerMetrics`).
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use futures::StreamExt;
-use homeward_kit::{StoreError, timestamp};
+use homeward_kit::{StoreError, metrics::ConsumerMetrics, timestamp};
 use homeward_proto::{
     common::v1::Event,
     exchange::v1 as exchange,
@@ -68,14 +73,39 @@ impl Stream {
 type Result<T> = std::result::Result<T, NotifyError>;
 
 /// Follows `stream` until `stop`, reconnecting after every break.
-pub fn spawn(service: Arc<Notifications>, stream: Stream, stop: CancellationToken) {
+pub fn spawn(
+    service: Arc<Notifications>,
+    stream: Stream,
+    metrics: ConsumerMetrics,
+    stop: CancellationToken,
+) {
     tokio::spawn(async move {
         let pause = Duration::from_millis(service.config.peers.reconnect_ms.max(50));
+        let key = homeward_kit::db::lease_key(&format!("notification:follow:{}", stream.name()));
         loop {
+            // One replica follows each stream; the others wait for its lease (its process or
+            // connection gone) instead of working out the same events to lose the race.
+            let lease = match service.store.db().try_lease(key).await {
+                Ok(Some(lease)) => lease,
+                Ok(None) => {
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        _ = tokio::time::sleep(pause) => continue,
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(stream = stream.name(), error = %e, "lease not taken, retrying");
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        _ = tokio::time::sleep(pause) => continue,
+                    }
+                }
+            };
             let outcome = tokio::select! {
                 _ = stop.cancelled() => return,
-                outcome = service.follow(stream) => outcome,
+                outcome = service.follow(stream, &metrics) => outcome,
             };
+            drop(lease);
             if let Err(e) = outcome {
                 tracing::debug!(stream = stream.name(), error = %e, "event stream interrupted, resuming");
             }
@@ -99,7 +129,7 @@ impl Notifications {
     }
 
     /// Reads the stream from the stored cursor until it breaks.
-    async fn follow(&self, stream: Stream) -> Result<()> {
+    async fn follow(&self, stream: Stream, metrics: &ConsumerMetrics) -> Result<()> {
         let mut cursor = self.cursor(stream).await?;
         let after = cursor
             .as_ref()
@@ -191,6 +221,12 @@ impl Notifications {
             cursor = Some(
                 self.commit_events(stream, docs, last, cursor, notifications)
                     .await?,
+            );
+            metrics.handled(
+                batch.len(),
+                last.occur_time
+                    .as_ref()
+                    .and_then(timestamp::proto_to_micros),
             );
         }
     }

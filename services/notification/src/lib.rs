@@ -27,6 +27,7 @@ use homeward_delivery::Channels;
 use homeward_kit::{
     auth::{Authenticator, TokenKeys},
     db::{Db, Migrations},
+    metrics::{Exporter, Metrics, ServiceMetrics},
     outbox::EventFeed,
     server,
 };
@@ -50,6 +51,9 @@ pub const MIGRATIONS: Migrations = Migrations {
 
 pub const SERVICE_NAMES: &[&str] = &[SERVICE_NAME];
 
+/// The `service` label of this service's metrics.
+const METRICS_NAME: &str = "notification";
+
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("authentication: {0}")]
@@ -67,11 +71,13 @@ pub enum StartError {
 }
 
 /// The service's routes over a connected database, with its background work (event followers,
-/// the delivery worker, re-matching of open inquiries) running until `stop`.
+/// the delivery worker, re-matching of open inquiries) running until `stop` and reporting to
+/// `metrics`.
 pub fn routes(
     db: Db,
     keys: TokenKeys,
     config: Arc<NotificationConfig>,
+    metrics: &ServiceMetrics,
     stop: CancellationToken,
 ) -> Result<(Routes, Arc<grpc::Notifications>), StartError> {
     let feed = EventFeed::start(db.clone(), stop.clone());
@@ -84,9 +90,18 @@ pub fn routes(
         channels,
         config.clone(),
     ));
-    follow::spawn(service.clone(), follow::Stream::Registry, stop.clone());
-    follow::spawn(service.clone(), follow::Stream::Exchange, stop.clone());
-    deliver::spawn(service.clone(), stop.clone());
+    for stream in [follow::Stream::Registry, follow::Stream::Exchange] {
+        let consumer = metrics.consumer(stream.name());
+        follow::spawn(service.clone(), stream, consumer, stop.clone());
+    }
+    let deliveries = deliver::DeliveryMetrics::new(metrics);
+    deliver::spawn_sampler(
+        service.clone(),
+        deliveries.clone(),
+        config.metrics.sample_interval(),
+        stop.clone(),
+    );
+    deliver::spawn(service.clone(), deliveries, stop.clone());
     rematch::spawn(service.clone(), stop);
     let max = config.server.max_message_bytes;
     let server = NotificationServiceServer::from_arc(service.clone())
@@ -107,10 +122,22 @@ pub struct Application {
     config: NotificationConfig,
     db: Db,
     keys: TokenKeys,
+    metrics: Metrics,
+    exporter: Option<Exporter>,
 }
 
 impl Application {
     pub async fn build(config: NotificationConfig) -> Result<Self, StartError> {
+        Self::build_with_metrics(config, Metrics::new()).await
+    }
+
+    /// Builds a service that records its metrics into `metrics`, which the caller may share with
+    /// other services of the process and serve itself (the all-in-one binary does).
+    /// `metrics.listen`, when set, still starts a listener of this service's own.
+    pub async fn build_with_metrics(
+        config: NotificationConfig,
+        metrics: Metrics,
+    ) -> Result<Self, StartError> {
         let keys = TokenKeys::from_config(&config.auth)?;
         if config.auth.dev_mode {
             tracing::warn!("development token secret in use: never run real data this way");
@@ -118,17 +145,25 @@ impl Application {
         let db = Db::connect(&config.database, &MIGRATIONS).await?;
         let listener = TcpListener::bind(config.server.listen).await?;
         let addr = listener.local_addr()?;
+        let exporter = Exporter::from_config(&config.metrics).await?;
         Ok(Self {
             listener,
             addr,
             config,
             db,
             keys,
+            metrics,
+            exporter,
         })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where `GET /metrics` is served, when `metrics.listen` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.exporter.as_ref().map(Exporter::local_addr)
     }
 
     pub fn db(&self) -> &Db {
@@ -138,14 +173,29 @@ impl Application {
     /// Serves until `shutdown` resolves, then drains (see `homeward_kit::server`).
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
         let stop = CancellationToken::new();
+        // Background work stops with the server, and also when starting it fails.
+        let _stop = stop.clone().drop_guard();
+        let metrics = self.metrics.service(METRICS_NAME);
+        let exporting = CancellationToken::new();
+        let _exporting = exporting.clone().drop_guard();
+        if let Some(exporter) = self.exporter {
+            exporter.spawn(self.metrics.clone(), exporting);
+        }
+        metrics.spawn_sampler(
+            self.db.clone(),
+            self.config.metrics.sample_interval(),
+            stop.clone(),
+        );
         let config = Arc::new(self.config.clone());
-        let (routes, _service) = routes(self.db.clone(), self.keys, config, stop.clone())?;
+        let (routes, _service) =
+            routes(self.db.clone(), self.keys, config, &metrics, stop.clone())?;
         tracing::info!(addr = %self.addr, backend = self.db.backend(), "notification listening");
         server::serve(
             self.listener,
             routes,
             SERVICE_NAMES,
             &self.config.server,
+            &metrics,
             shutdown,
             stop,
         )

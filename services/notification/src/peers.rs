@@ -8,11 +8,7 @@ use homeward_proto::{
     exchange::v1::exchange_service_client::ExchangeServiceClient,
     registry::v1::{self as registry, registry_service_client::RegistryServiceClient},
 };
-use tonic::{
-    Request,
-    metadata::MetadataValue,
-    transport::{Channel, Endpoint},
-};
+use tonic::{Request, metadata::MetadataValue, transport::Channel};
 use uuid::Uuid;
 
 use crate::{config::Peers as PeerConfig, error::NotifyError};
@@ -27,12 +23,10 @@ pub struct Peers {
     timeout: Duration,
 }
 
+/// A peer's url may list several replicas, separated by commas (`homeward_kit::client`).
 fn channel(url: &str) -> Result<Channel, NotifyError> {
-    Ok(Endpoint::from_shared(url.to_string())
-        .map_err(|e| NotifyError::RegistryUnavailable(format!("bad peer url: {e}")))?
-        .connect_timeout(Duration::from_secs(5))
-        .tcp_nodelay(true)
-        .connect_lazy())
+    homeward_kit::client::channel(url)
+        .map_err(|e| NotifyError::RegistryUnavailable(format!("peer url: {e}")))
 }
 
 impl Peers {

@@ -2,7 +2,7 @@
 
 use homeward_kit::{
     auth::AuthConfig,
-    config::{DatabaseConfig, ServerConfig},
+    config::{DatabaseConfig, MetricsConfig, ServerConfig},
     telemetry::TelemetryConfig,
 };
 use serde::{Deserialize, Serialize};
@@ -16,6 +16,8 @@ pub struct RegistryConfig {
     pub database: DatabaseConfig,
     pub auth: AuthConfig,
     pub telemetry: TelemetryConfig,
+    /// Prometheus metrics on a port of their own, when `metrics.listen` is set.
+    pub metrics: MetricsConfig,
 }
 
 impl Default for RegistryConfig {
@@ -28,6 +30,7 @@ impl Default for RegistryConfig {
             },
             auth: AuthConfig::default(),
             telemetry: TelemetryConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }

@@ -19,6 +19,7 @@ use std::{future::Future, net::SocketAddr};
 use homeward_kit::{
     auth::{Authenticator, TokenKeys},
     db::{Db, Migrations},
+    metrics::{Exporter, Metrics},
     outbox::EventFeed,
     server,
 };
@@ -74,16 +75,31 @@ pub async fn routes(
 
 pub const SERVICE_NAMES: &[&str] = &[SERVICE_NAME];
 
+/// The `service` label of this service's metrics.
+const METRICS_NAME: &str = "registry";
+
 pub struct Application {
     listener: TcpListener,
     addr: SocketAddr,
     config: RegistryConfig,
     db: Db,
     keys: TokenKeys,
+    metrics: Metrics,
+    exporter: Option<Exporter>,
 }
 
 impl Application {
     pub async fn build(config: RegistryConfig) -> Result<Self, StartError> {
+        Self::build_with_metrics(config, Metrics::new()).await
+    }
+
+    /// Builds a service that records its metrics into `metrics`, which the caller may share with
+    /// other services of the process and serve itself (the all-in-one binary does).
+    /// `metrics.listen`, when set, still starts a listener of this service's own.
+    pub async fn build_with_metrics(
+        config: RegistryConfig,
+        metrics: Metrics,
+    ) -> Result<Self, StartError> {
         let keys = TokenKeys::from_config(&config.auth)?;
         if config.auth.dev_mode {
             tracing::warn!("development token secret in use: never run real data this way");
@@ -93,17 +109,25 @@ impl Application {
         tokio::task::spawn_blocking(homeward_identity::class_count);
         let listener = TcpListener::bind(config.server.listen).await?;
         let addr = listener.local_addr()?;
+        let exporter = Exporter::from_config(&config.metrics).await?;
         Ok(Self {
             listener,
             addr,
             config,
             db,
             keys,
+            metrics,
+            exporter,
         })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where `GET /metrics` is served, when `metrics.listen` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.exporter.as_ref().map(Exporter::local_addr)
     }
 
     pub fn db(&self) -> &Db {
@@ -113,6 +137,19 @@ impl Application {
     /// Serves until `shutdown` resolves, then drains (see `homeward_kit::server`).
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
         let stop = CancellationToken::new();
+        // Background work stops with the server, and also when starting it fails.
+        let _stop = stop.clone().drop_guard();
+        let metrics = self.metrics.service(METRICS_NAME);
+        let exporting = CancellationToken::new();
+        let _exporting = exporting.clone().drop_guard();
+        if let Some(exporter) = self.exporter {
+            exporter.spawn(self.metrics.clone(), exporting);
+        }
+        metrics.spawn_sampler(
+            self.db.clone(),
+            self.config.metrics.sample_interval(),
+            stop.clone(),
+        );
         let (routes, _feed) = routes(
             self.db.clone(),
             self.keys,
@@ -126,6 +163,7 @@ impl Application {
             routes,
             SERVICE_NAMES,
             &self.config.server,
+            &metrics,
             shutdown,
             stop,
         )

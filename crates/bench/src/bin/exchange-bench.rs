@@ -108,6 +108,7 @@ async fn start_registry() -> Result<Running, Error> {
             ..AuthConfig::default()
         },
         telemetry: Default::default(),
+        metrics: Default::default(),
     })
     .await?;
     Ok(running(app.local_addr(), |stopped| app.run_until(stopped)))
@@ -123,6 +124,7 @@ async fn start_exchange(registry: SocketAddr) -> Result<Running, Error> {
             ..AuthConfig::default()
         },
         telemetry: Default::default(),
+        metrics: Default::default(),
         registry: homeward_exchange::config::RegistryClientConfig {
             url: format!("http://{registry}"),
             timeout_ms: 600_000,
