@@ -21,6 +21,9 @@ const DEV_SECRET: &str = "homeward-development-secret-not-for-real-data";
 pub struct AuthConfig {
     /// HMAC secret for tokens; at least 32 bytes outside dev mode.
     pub secret: String,
+    /// The secret in use before the last rotation: tokens it signed are still accepted (none are
+    /// signed with it), so a rotation needs no moment when every service changes at once.
+    pub previous_secret: String,
     pub issuer: String,
     pub audience: String,
     /// Allows the built-in development secret. Never for real data.
@@ -31,6 +34,14 @@ impl fmt::Debug for AuthConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthConfig")
             .field("secret", &if self.secret.is_empty() { "" } else { "***" })
+            .field(
+                "previous_secret",
+                &if self.previous_secret.is_empty() {
+                    ""
+                } else {
+                    "***"
+                },
+            )
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("dev_mode", &self.dev_mode)
@@ -42,6 +53,7 @@ impl Default for AuthConfig {
     fn default() -> Self {
         Self {
             secret: String::new(),
+            previous_secret: String::new(),
             issuer: "homeward".into(),
             audience: "homeward".into(),
             dev_mode: false,
@@ -149,7 +161,8 @@ pub struct TokenKeys {
 
 struct Keys {
     encoding: EncodingKey,
-    decoding: DecodingKey,
+    /// The current key first, then the previous one.
+    decoding: Vec<DecodingKey>,
     validation: Validation,
     issuer: String,
     audience: String,
@@ -165,8 +178,14 @@ impl TokenKeys {
         } else {
             &config.secret
         };
-        if secret.len() < 32 {
+        if secret.len() < 32
+            || (!config.previous_secret.is_empty() && config.previous_secret.len() < 32)
+        {
             return Err(AuthError::WeakSecret);
+        }
+        let mut decoding = vec![DecodingKey::from_secret(secret.as_bytes())];
+        if !config.previous_secret.is_empty() {
+            decoding.push(DecodingKey::from_secret(config.previous_secret.as_bytes()));
         }
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[&config.issuer]);
@@ -176,7 +195,7 @@ impl TokenKeys {
         Ok(Self {
             inner: Arc::new(Keys {
                 encoding: EncodingKey::from_secret(secret.as_bytes()),
-                decoding: DecodingKey::from_secret(secret.as_bytes()),
+                decoding,
                 validation,
                 issuer: config.issuer.clone(),
                 audience: config.audience.clone(),
@@ -211,9 +230,22 @@ impl TokenKeys {
     }
 
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
-        let data =
-            jsonwebtoken::decode::<Claims>(token, &self.inner.decoding, &self.inner.validation)
-                .map_err(|e| AuthError::Invalid(e.to_string()))?;
+        let mut keys = self.inner.decoding.iter();
+        let data = loop {
+            let Some(key) = keys.next() else {
+                return Err(AuthError::Invalid("no key signed this token".into()));
+            };
+            match jsonwebtoken::decode::<Claims>(token, key, &self.inner.validation) {
+                Ok(data) => break data,
+                // Only a signature made with another key is worth trying the next key for.
+                Err(e) if *e.kind() == jsonwebtoken::errors::ErrorKind::InvalidSignature => {
+                    if keys.len() == 0 {
+                        return Err(AuthError::Invalid(e.to_string()));
+                    }
+                }
+                Err(e) => return Err(AuthError::Invalid(e.to_string())),
+            }
+        };
         let c = data.claims;
         if c.sub.trim().is_empty() || c.roles.is_empty() {
             return Err(AuthError::Invalid(
@@ -294,6 +326,50 @@ mod tests {
             ..AuthConfig::default()
         })
         .unwrap()
+    }
+
+    #[test]
+    fn after_a_rotation_tokens_of_the_previous_secret_still_verify_and_new_ones_use_the_new() {
+        let (old, new) = ("o".repeat(40), "n".repeat(40));
+        let before = TokenKeys::from_config(&AuthConfig {
+            secret: old.clone(),
+            ..AuthConfig::default()
+        })
+        .unwrap();
+        let during = TokenKeys::from_config(&AuthConfig {
+            secret: new.clone(),
+            previous_secret: old.clone(),
+            ..AuthConfig::default()
+        })
+        .unwrap();
+        let after = TokenKeys::from_config(&AuthConfig {
+            secret: new,
+            ..AuthConfig::default()
+        })
+        .unwrap();
+        let ttl = Duration::from_secs(60);
+        let old_token = before
+            .mint("officer-1", &[Role::Registrar], "UA", ttl)
+            .unwrap();
+        let new_token = during
+            .mint("officer-2", &[Role::Registrar], "UA", ttl)
+            .unwrap();
+        assert_eq!(during.verify(&old_token).unwrap().subject, "officer-1");
+        assert_eq!(after.verify(&new_token).unwrap().subject, "officer-2");
+        assert!(
+            before.verify(&new_token).is_err(),
+            "signed with the new secret"
+        );
+        assert!(
+            after.verify(&old_token).is_err(),
+            "the previous secret is gone"
+        );
+        let short = TokenKeys::from_config(&AuthConfig {
+            secret: "n".repeat(40),
+            previous_secret: "short".into(),
+            ..AuthConfig::default()
+        });
+        assert!(matches!(short, Err(AuthError::WeakSecret)));
     }
 
     #[test]
