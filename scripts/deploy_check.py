@@ -8,7 +8,8 @@ the tools (`make deploy-check`).
   cert-manager) against deploy/k8s/schemas/. Then the project's rules: resources, probes and a
   locked-down security context on every container, a disruption budget and an autoscaler for
   every Deployment, a migration Job per service, references that resolve, no committed secrets
-  in prod, and network policies that allow exactly the traffic between services and databases
+  in prod, token keys that every service has (a signing key file from a Secret, its kid, public
+  keys from a ConfigMap) and no private key in prod, and network policies that allow exactly the traffic between services and databases
   described in deploy/README.md (evaluated, not just looked for).
 - Compose: `${VAR}` interpolation with .env.example, the interpolated file validated against the
   compose-spec JSON schema (as bundled by check-jsonschema), and the same rules as Kubernetes
@@ -24,6 +25,8 @@ from __future__ import annotations
 import argparse
 import base64
 import collections
+import fnmatch
+import hashlib
 import importlib.metadata
 import importlib.resources
 import ipaddress
@@ -72,8 +75,10 @@ OVERLAYS = {
     "dev": {
         "namespace": "homeward-dev",
         "replicas": (1, 1),
-        # Everything a dev pod refers to is in the render (generated dev secrets).
+        # Everything a dev pod refers to is in the render (generated dev secrets, the dev-only
+        # token key pair).
         "external_secrets": set(),
+        "external_configmaps": set(),
         "secrets_allowed": True,
         "tls": False,
     },
@@ -83,12 +88,20 @@ OVERLAYS = {
         # Made out of band (deploy/README.md); database and certificate secrets are made by
         # the operators from objects in the render, and are checked against those.
         "external_secrets": {"homeward-auth", "notification-delivery"},
+        # The token verification keys, made out of band like the signing key they go with.
+        "external_configmaps": {"homeward-token-keys"},
         "secrets_allowed": False,
         "tls": True,
     },
 }
 
-SECRET_NAME = re.compile(r"(SECRET|PASSWORD|TOKEN|DATABASE__URL)$")
+SECRET_NAME = re.compile(r"(SECRET|PASSWORD|TOKEN|DATABASE__URL|SIGNING_KEY)$")
+# Token settings the services no longer read (HS256 before Ed25519): a leftover is a sign of a
+# half-done migration, and a shared secret left in the environment for nothing.
+RETIRED_AUTH = ("HOMEWARD_AUTH__SECRET", "HOMEWARD_AUTH__PREVIOUS_SECRET")
+# A key id as crates/kit/src/auth.rs accepts it; `dev` is the built-in development key's.
+KEY_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+DEV_KEY_ID = "dev"
 CLUSTER_SCOPED = {"Namespace", "ClusterIssuer", "ClusterRole", "ClusterRoleBinding", "PersistentVolume",
                   "StorageClass", "CustomResourceDefinition", "PriorityClass"}
 POD_WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicaSet", "Pod"}
@@ -139,6 +152,116 @@ def image_pinned(image: str) -> str | None:
     if tag in ("latest", ""):
         return f"is tagged {tag or 'with nothing'}"
     return None
+
+
+# --- Token keys --------------------------------------------------------------------------------
+
+# DER before the 32-byte seed of an Ed25519 PKCS#8 private key (v1, as `openssl genpkey` and
+# `homewardctl token keygen` write it, or v2 with the public key after the seed, as other tools
+# may), and before the 32-byte key of an SPKI public key.
+PKCS8_V1 = bytes.fromhex("302e020100300506032b657004220420")
+PKCS8_V2 = bytes.fromhex("3051020101300506032b657004220420")
+PKCS8_V2_PUBLIC = bytes.fromhex("8121")
+SPKI = bytes.fromhex("302a300506032b6570032100")
+
+
+def pem_der(text: str, label: str) -> bytes | None:
+    """The DER inside a PEM block labelled `label`, or None. Strict like the services' parser: only
+    the block, no explanatory text around it."""
+    match = re.fullmatch(rf"-----BEGIN {label}-----\n([A-Za-z0-9+/=\n]+?)\n?-----END {label}-----\n?",
+                         text.strip() + "\n")
+    if not match:
+        return None
+    try:
+        return base64.b64decode(match.group(1).replace("\n", ""), validate=True)
+    except ValueError:
+        return None
+
+
+def ed25519_public_key(seed: bytes) -> bytes:
+    """The public key of an Ed25519 private key (its 32-byte seed), as RFC 8032 section 5.1.5."""
+    p = 2**255 - 19
+    d = -121665 * pow(121666, -1, p) % p
+
+    def add(a, b):
+        x = (a[1] - a[0]) * (b[1] - b[0]) % p
+        y = (a[1] + a[0]) * (b[1] + b[0]) % p
+        z = 2 * a[3] * b[3] * d % p
+        w = 2 * a[2] * b[2] % p
+        e, f, g, h = y - x, w - z, w + z, y + x
+        return e * f % p, g * h % p, f * g % p, e * h % p
+
+    gy = 4 * pow(5, -1, p) % p
+    gx2 = (gy * gy - 1) * pow(d * gy * gy + 1, -1, p) % p
+    gx = pow(gx2, (p + 3) // 8, p)
+    if (gx * gx - gx2) % p:
+        gx = gx * pow(2, (p - 1) // 4, p) % p
+    if gx & 1:
+        gx = p - gx
+    digest = hashlib.sha512(seed).digest()
+    scalar = (int.from_bytes(digest[:32], "little") & ((1 << 254) - 8)) | (1 << 254)
+    point, acc = (gx, gy, 1, gx * gy % p), (0, 1, 1, 0)
+    while scalar:
+        if scalar & 1:
+            acc = add(acc, point)
+        point = add(point, point)
+        scalar >>= 1
+    zinv = pow(acc[2], -1, p)
+    x, y = acc[0] * zinv % p, acc[1] * zinv % p
+    return (y | (x & 1) << 255).to_bytes(32, "little")
+
+
+def private_key_public_half(pem: str) -> bytes | None:
+    """The public key of a PKCS#8 PEM Ed25519 private key, or None when it is not one."""
+    der = pem_der(pem, "PRIVATE KEY")
+    if der is None:
+        return None
+    if der.startswith(PKCS8_V1) and len(der) == len(PKCS8_V1) + 32:
+        return ed25519_public_key(der[len(PKCS8_V1):])
+    if der.startswith(PKCS8_V2) and len(der) == len(PKCS8_V2) + 32 + len(PKCS8_V2_PUBLIC) + 33:
+        seed = der[len(PKCS8_V2):len(PKCS8_V2) + 32]
+        public = ed25519_public_key(seed)
+        tail = der[len(PKCS8_V2) + 32:]
+        return public if tail == PKCS8_V2_PUBLIC + b"\x00" + public else None
+    return None
+
+
+def public_key(pem: str) -> bytes | None:
+    """The key of an SPKI PEM Ed25519 public key, or None when it is not one."""
+    der = pem_der(pem, "PUBLIC KEY")
+    if der is None or not der.startswith(SPKI) or len(der) != len(SPKI) + 32:
+        return None
+    return der[len(SPKI):]
+
+
+def builtin_dev_public_key() -> bytes | None:
+    """The public half of the services' built-in development key (crates/kit/src/auth.rs), which
+    they refuse as configuration outside dev mode; None when it cannot be found there."""
+    source = (ROOT / "crates/kit/src/auth.rs").read_text()
+    match = re.search(r'const DEV_SIGNING_KEY: &str = "(-----BEGIN PRIVATE KEY-----.*?-----END PRIVATE KEY-----)"',
+                      source, re.S)
+    return private_key_public_half(match.group(1)) if match else None
+
+
+def key_id_problem(kid: str) -> str | None:
+    if not KEY_ID.fullmatch(kid):
+        return f"key id {kid!r} is not 1 to 64 of a-z, 0-9, '.', '_', '-' starting with a letter or digit"
+    if kid == DEV_KEY_ID:
+        return f"key id {kid!r} is reserved for the built-in development key"
+    return None
+
+
+def strings_in(node):
+    """Every string in a parsed YAML document, keys included."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield str(key)
+            yield from strings_in(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from strings_in(value)
+    elif isinstance(node, str):
+        yield node
 
 
 # --- Kubernetes --------------------------------------------------------------------------------
@@ -432,6 +555,131 @@ def env_of(container: dict, configmaps: dict) -> dict[str, object]:
     return env
 
 
+def secret_data(secret: dict) -> dict[str, str]:
+    return {k: base64.b64decode(v).decode("utf-8", "replace") for k, v in (secret.get("data") or {}).items()}
+
+
+def check_token_keys(report: Report, where: str, c: dict, spec: dict, env: dict, by_kind: dict,
+                     known_secrets: set) -> tuple | None:
+    """A service's token keys: a signing key file in a read-only Secret mount (or the PEM from a
+    Secret), its kid, and the public keys from a read-only ConfigMap directory; where the
+    render holds them (dev), that they are Ed25519 keys that go together. Returns (signing
+    Secret, kid source, verification ConfigMap) for comparing the services, or None."""
+    volumes = {v.get("name"): v for v in spec.get("volumes", []) or []}
+
+    def mount_of(path: str):
+        """The mount holding `path`, its volume, and the path inside the volume."""
+        best = None
+        for m in c.get("volumeMounts", []) or []:
+            root = m["mountPath"].rstrip("/")
+            if (path == root or path.startswith(root + "/")) and (best is None or len(root) > len(best[0])):
+                best = (root, m, volumes.get(m["name"]) or {}, path[len(root):].lstrip("/"))
+        return best
+
+    for name in RETIRED_AUTH:
+        report.check(name not in env, where, f"{name} is no longer read (tokens are signed with Ed25519 key "
+                                             f"pairs now): remove it")
+    report.check(str(env.get("HOMEWARD_AUTH__DEV_MODE", "false")).lower() != "true", where,
+                 "HOMEWARD_AUTH__DEV_MODE is on: deployments sign with their own key pair")
+
+    # The signing key.
+    key_file, key_pem = env.get("HOMEWARD_AUTH__SIGNING_KEY_FILE"), env.get("HOMEWARD_AUTH__SIGNING_KEY")
+    signing = None
+    if key_file is not None and key_pem is not None:
+        report.fail(where, "sets both HOMEWARD_AUTH__SIGNING_KEY_FILE and HOMEWARD_AUTH__SIGNING_KEY; the "
+                           "service refuses that")
+    elif isinstance(key_file, str):
+        found = mount_of(key_file)
+        secret_name = dig(found[2], "secret", "secretName") if found else None
+        if report.check(bool(found and secret_name and found[1].get("readOnly") and found[3]), where,
+                        f"HOMEWARD_AUTH__SIGNING_KEY_FILE={key_file} is not a file in a read-only mount of a "
+                        f"Secret"):
+            items = dig(found[2], "secret", "items")
+            item_key = found[3]
+            if items:
+                item = next((i for i in items if i.get("path") == found[3]), None)
+                report.check(item is not None, where,
+                             f"the Secret volume {found[1]['name']} has no item at {found[3]}")
+                item_key = item["key"] if item else None
+            signing = (secret_name, item_key)
+    elif isinstance(key_pem, dict) and dig(key_pem, "valueFrom", "secretKeyRef"):
+        ref = key_pem["valueFrom"]["secretKeyRef"]
+        signing = (ref["name"], ref["key"])
+    else:
+        report.fail(where, "has no token signing key: HOMEWARD_AUTH__SIGNING_KEY_FILE naming a file in a "
+                           "read-only Secret mount (or HOMEWARD_AUTH__SIGNING_KEY from a Secret)")
+    if signing:
+        report.check(signing[0] in known_secrets, where, f"the signing key's Secret {signing[0]} is made nowhere")
+
+    # Its kid: a value, or from the Secret holding the key so that the two change together.
+    kid_entry, kid = env.get("HOMEWARD_AUTH__SIGNING_KEY_ID"), None
+    kid_source = None
+    if isinstance(kid_entry, str):
+        kid, kid_source = kid_entry, ("value", kid_entry)
+    elif isinstance(kid_entry, dict) and dig(kid_entry, "valueFrom", "secretKeyRef"):
+        ref = kid_entry["valueFrom"]["secretKeyRef"]
+        kid_source = ("secret", ref["name"], ref["key"])
+        report.check(signing is None or ref["name"] == signing[0], where,
+                     f"HOMEWARD_AUTH__SIGNING_KEY_ID comes from Secret {ref['name']}, the key from Secret "
+                     f"{signing and signing[0]}: keep them in one Secret so that they change together")
+        if ref["name"] in by_kind["Secret"]:
+            kid = secret_data(by_kind["Secret"][ref["name"]]).get(ref["key"])
+            report.check(kid is not None, where, f"Secret {ref['name']} has no key {ref['key']} (the kid)")
+    elif isinstance(kid_entry, dict) and dig(kid_entry, "valueFrom", "configMapKeyRef"):
+        ref = kid_entry["valueFrom"]["configMapKeyRef"]
+        kid_source = ("configmap", ref["name"], ref["key"])
+        kid = (by_kind["ConfigMap"].get(ref["name"], {}).get("data") or {}).get(ref["key"])
+    else:
+        report.fail(where, "has no HOMEWARD_AUTH__SIGNING_KEY_ID: tokens name their key by it")
+    if kid is not None:
+        problem = key_id_problem(kid)
+        report.check(problem is None, where, f"HOMEWARD_AUTH__SIGNING_KEY_ID: {problem}")
+
+    # The public keys: a ConfigMap mounted read-only as a directory.
+    keys_dir = env.get("HOMEWARD_AUTH__VERIFICATION_KEYS_DIR")
+    configmap = None
+    found = mount_of(keys_dir) if isinstance(keys_dir, str) else None
+    if report.check(bool(found and dig(found[2], "configMap", "name") and found[1].get("readOnly") and not found[3]),
+                    where, "HOMEWARD_AUTH__VERIFICATION_KEYS_DIR must be a read-only mount of a ConfigMap of "
+                           "<kid>.pem public keys"):
+        configmap = found[2]["configMap"]["name"]
+    for name, value in env.items():
+        if name.startswith("HOMEWARD_AUTH__VERIFICATION_KEYS__"):
+            report.check(not (isinstance(value, str) and "PRIVATE KEY" in value), where,
+                         f"{name} is a private key; verification keys are public")
+
+    # What the render holds of them (dev): Ed25519 keys that go together.
+    public: dict[str, bytes | None] = {}
+    if configmap in by_kind["ConfigMap"]:
+        for name, pem in (by_kind["ConfigMap"][configmap].get("data") or {}).items():
+            cm_kid = name.removesuffix(".pem")
+            if not report.check(name.endswith(".pem") and key_id_problem(cm_kid) is None, where,
+                                f"ConfigMap {configmap} entry {name} is not <kid>.pem with a valid kid; the "
+                                f"service ignores it"):
+                continue
+            public[cm_kid] = public_key(pem)
+            report.check(public[cm_kid] is not None, where,
+                         f"ConfigMap {configmap} entry {name} is not an SPKI PEM Ed25519 public key")
+    if signing and signing[0] in by_kind["Secret"] and signing[1]:
+        pem = secret_data(by_kind["Secret"][signing[0]]).get(signing[1])
+        if report.check(pem is not None, where, f"Secret {signing[0]} has no key {signing[1]} (the signing key)"):
+            half = private_key_public_half(pem)
+            if report.check(half is not None, where,
+                            f"Secret {signing[0]} key {signing[1]} is not a PKCS#8 PEM Ed25519 private key"):
+                report.check(half != builtin_dev_public_key(), where,
+                             "the signing key is the built-in development key, which the services refuse as "
+                             "configuration")
+                if kid is not None and configmap in by_kind["ConfigMap"]:
+                    report.check(kid in public, where,
+                                 f"ConfigMap {configmap} lacks {kid}.pem, the public half of the signing key")
+                    report.check(public.get(kid) in (None, half), where,
+                                 f"{kid}.pem in ConfigMap {configmap} is not the public half of the signing key: "
+                                 f"the service would refuse to start")
+    if signing is None or configmap is None:
+        return None
+    return signing, kid_source, configmap
+
+
 def check_homeward(report: Report, overlay: str, docs: list[dict], settings: dict) -> None:
     ns = settings["namespace"]
     by_kind: dict[str, dict[str, dict]] = collections.defaultdict(dict)
@@ -453,21 +701,26 @@ def check_homeward(report: Report, overlay: str, docs: list[dict], settings: dic
     for cert in by_kind["Certificate"].values():
         made_secrets.add(dig(cert, "spec", "secretName"))
     known_secrets = made_secrets | settings["external_secrets"]
+    known_configmaps = set(by_kind["ConfigMap"]) | settings["external_configmaps"]
     if not settings["secrets_allowed"]:
         report.check(not by_kind["Secret"], overlay,
                      f"renders Secrets {sorted(by_kind['Secret'])}: secrets are made out of band, never committed")
     for secret in by_kind["Secret"].values():
-        for key, value in (secret.get("data") or {}).items():
-            text = base64.b64decode(value).decode("utf-8", "replace")
-            report.check("dev" in text.lower(), f"{overlay}: {name_of(secret)}",
-                         f"value of {key} is not marked as a development value")
-    for obj in docs:
-        for _, c in containers_of(dig(pod_template(obj) or {}, "spec", default={})):
-            ref = dig(env_of(c, {}).get("HOMEWARD_AUTH__SECRET"), "valueFrom", "secretKeyRef")
-            if ref and ref["name"] in by_kind["Secret"]:
-                value = base64.b64decode(by_kind["Secret"][ref["name"]].get("data", {}).get(ref["key"], ""))
-                report.check(len(value) >= 32, f"{overlay}: {name_of(obj)}",
-                             "its token secret is shorter than 32 bytes: the service would refuse it")
+        data = secret_data(secret)
+        for key, text in data.items():
+            if "PRIVATE KEY" in text:
+                # A PEM key cannot carry a mark (the services read nothing around the block): the
+                # kid it is published under must.
+                report.check("dev" in data.get("kid", "").lower(), f"{overlay}: {name_of(secret)}",
+                             f"{key} is a private key and the Secret's kid {data.get('kid')!r} does not mark it "
+                             f"as a development key")
+            else:
+                report.check("dev" in text.lower(), f"{overlay}: {name_of(secret)}",
+                             f"value of {key} is not marked as a development value")
+    if not settings["secrets_allowed"]:
+        for d in docs:
+            report.check(not any("PRIVATE KEY" in s for s in strings_in(d)), f"{overlay}: {name_of(d)}",
+                         "holds a private key: private keys are made out of band, never committed")
     for cm in by_kind["ConfigMap"].values():
         for key in cm.get("data", {}) or {}:
             report.check(not SECRET_NAME.search(key), f"{overlay}: {name_of(cm)}",
@@ -486,8 +739,8 @@ def check_homeward(report: Report, overlay: str, docs: list[dict], settings: dic
                 report.check(volume["secret"]["secretName"] in known_secrets, where,
                              f"volume secret {volume['secret']['secretName']} is made nowhere")
             if "configMap" in volume:
-                report.check(volume["configMap"]["name"] in by_kind["ConfigMap"], where,
-                             f"volume ConfigMap {volume['configMap']['name']} is not rendered")
+                report.check(volume["configMap"]["name"] in known_configmaps, where,
+                             f"volume ConfigMap {volume['configMap']['name']} is made nowhere")
             if "persistentVolumeClaim" in volume:
                 claim = volume["persistentVolumeClaim"]["claimName"]
                 report.check(claim in by_kind["PersistentVolumeClaim"], where, f"claim {claim} is not rendered")
@@ -531,6 +784,7 @@ def check_homeward(report: Report, overlay: str, docs: list[dict], settings: dic
         report.check(bool(services), where, "no Service selects its pods")
 
     # The three Homeward services.
+    token_keys: dict[str, tuple] = {}
     for svc, facts in SERVICES.items():
         where = f"{overlay}: {svc}"
         deployment = by_kind["Deployment"].get(svc)
@@ -552,9 +806,10 @@ def check_homeward(report: Report, overlay: str, docs: list[dict], settings: dic
             grpc = dig(c, probe, "grpc")
             report.check(grpc is not None and grpc.get("port") == facts["port"] and grpc.get("service", "") == service,
                          where, f"{probe} must be a gRPC probe on port {facts['port']} for service {service!r}")
-        for name in ("HOMEWARD_DATABASE__URL", "HOMEWARD_AUTH__SECRET"):
-            report.check(isinstance(env.get(name), dict) and dig(env[name], "valueFrom", "secretKeyRef"), where,
-                         f"{name} must come from a Secret")
+        report.check(isinstance(env.get("HOMEWARD_DATABASE__URL"), dict)
+                     and dig(env["HOMEWARD_DATABASE__URL"], "valueFrom", "secretKeyRef"), where,
+                     "HOMEWARD_DATABASE__URL must come from a Secret")
+        token_keys[svc] = check_token_keys(report, where, c, spec, env, by_kind, known_secrets)
         report.check(env.get("HOMEWARD_DATABASE__MIGRATE") == "false", where,
                      "HOMEWARD_DATABASE__MIGRATE must be false: the migration Job migrates")
         drain = int(env.get("HOMEWARD_SERVER__DRAIN_DELAY_MS", 0))
@@ -613,11 +868,32 @@ def check_homeward(report: Report, overlay: str, docs: list[dict], settings: dic
             report.check(dig(job_env.get("HOMEWARD_DATABASE__URL"), "valueFrom") ==
                          dig(env.get("HOMEWARD_DATABASE__URL"), "valueFrom"), where,
                          "migration Job and Deployment read the database URL from different places")
+            # --migrate-only reads no token keys: the signing key stays with the servers.
+            signing_secret = token_keys[svc][0][0] if token_keys[svc] else None
+            job_spec = jobs[0]["spec"]["template"]["spec"]
+            report.check(not any(signing_secret and dig(v, "secret", "secretName") == signing_secret
+                                 for v in job_spec.get("volumes", []) or [])
+                         and not any(k.startswith("HOMEWARD_AUTH__SIGNING_KEY") for k in job_env), where,
+                         "migration Job is given the token signing key, which --migrate-only does not read")
         for direction, types in (("ingress", "Ingress"), ("egress", "Egress")):
             report.check(any(dig(p, "spec", "podSelector", "matchLabels", "app.kubernetes.io/name") == svc
                              and types in dig(p, "spec", "policyTypes", default=[])
                              for p in by_kind["NetworkPolicy"].values()), where,
                          f"has no {direction} NetworkPolicy of its own")
+    # One bureau key pair: the three sign with the same Secret and accept the same public keys, so
+    # each accepts the others' tokens; rotation changes one Secret and one ConfigMap.
+    shared = {svc: keys for svc, keys in token_keys.items() if keys}
+    for what, index in (("sign with the key of", 0), ("verify tokens with the public keys of", 2)):
+        sources = {keys[index] for keys in shared.values()}
+        report.check(len(sources) <= 1, f"{overlay}: token keys",
+                     f"the services {what} different objects ({', '.join(f'{s}: {k[index]}' for s, k in shared.items())}): "
+                     f"they share one key pair, and each must accept the others' tokens")
+    if shared:
+        (secret, key), _, configmap = next(iter(shared.values()))
+        held = "key pair checked" if secret in by_kind["Secret"] and configmap in by_kind["ConfigMap"] else \
+            "made out of band"
+        report.note(f"k8s {overlay}: token keys of {len(shared)} services: signing key {secret}/{key} (file, read-only), "
+                    f"public keys ConfigMap {configmap} (folder, read-only); {held}")
     for cluster in by_kind["Cluster"].values():
         report.check(dig(cluster, "spec", "instances") == 3, f"{overlay}: {name_of(cluster)}",
                      "a production database runs three instances")
@@ -629,11 +905,11 @@ def check_kubernetes(report: Report, rendered: dict[str, Path]) -> None:
         docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
         settings = OVERLAYS[overlay]
         kinds = collections.Counter(d["kind"] for d in docs)
+        report.note(f"k8s {overlay}: {len(docs)} objects ({', '.join(f'{k} {n}' for k, n in sorted(kinds.items()))})")
         checked = validate_schemas(report, overlay, docs, crds)
         containers = sum(check_containers(report, overlay, d) for d in docs if pod_template(d) is not None)
         check_homeward(report, overlay, docs, settings)
         edges = check_network(report, overlay, docs, settings["namespace"])
-        report.note(f"k8s {overlay}: {len(docs)} objects ({', '.join(f'{k} {n}' for k, n in sorted(kinds.items()))})")
         report.note(f"k8s {overlay}: {checked['kubernetes schema']} against Kubernetes {' and '.join(KUBE_VERSIONS)} "
                     f"schemas (strict), {checked['custom resource schema']} against deploy/k8s/schemas; "
                     f"{containers} containers held to the security rules; {edges} network paths evaluated")
@@ -753,6 +1029,118 @@ def dockerfile_stages() -> dict[str, dict]:
     return stages
 
 
+def compose_gitignored(source: str) -> bool:
+    """Whether a path relative to deploy/compose is left out by deploy/compose/.gitignore (its
+    simple patterns: names and folders, anchored or not, with `*`)."""
+    parts = Path(source).as_posix().removeprefix("./").split("/")
+    for line in (COMPOSE_DIR / ".gitignore").read_text().splitlines():
+        pattern = line.strip()
+        if not pattern or pattern.startswith(("#", "!")):
+            continue
+        anchored, pattern = pattern.startswith("/") or "/" in pattern.rstrip("/"), pattern.strip("/")
+        width = pattern.count("/") + 1
+        starts = [0] if anchored else range(len(parts))
+        if any(fnmatch.fnmatchcase("/".join(parts[i:i + width]), pattern) for i in starts if i + width <= len(parts)):
+            return True
+    return False
+
+
+def compose_mounts(service: dict) -> list[dict]:
+    """The service's volumes in the long syntax."""
+    mounts = []
+    for volume in service.get("volumes", []) or []:
+        if isinstance(volume, dict):
+            mounts.append(volume)
+            continue
+        source, _, rest = volume.partition(":")
+        target, _, mode = rest.partition(":")
+        mounts.append({"source": source, "target": target, "read_only": "ro" in mode.split(","),
+                       "type": "bind" if source.startswith((".", "/")) else "volume"})
+    return mounts
+
+
+def check_compose_token_keys(report: Report, services: dict, raw: dict) -> None:
+    """Each service signs with the shared key file, mounted read-only from the uncommitted keys/
+    folder, names it by a valid kid, and verifies with a read-only folder of public keys; the
+    migration steps get no keys; no private key in compose.yaml or .env.example."""
+    shared: dict[str, tuple] = {}
+    for svc in SERVICES:
+        where = f"compose: {svc}"
+        service = services.get(svc)
+        if service is None:
+            continue
+        env = compose_env(service)
+        mounts = compose_mounts(service)
+
+        def mount_at(path: str) -> dict | None:
+            return next((m for m in mounts if str(m.get("target", "")).rstrip("/") == path.rstrip("/")), None)
+
+        for name in RETIRED_AUTH:
+            report.check(name not in env, where, f"{name} is no longer read (tokens are signed with Ed25519 key "
+                                                 f"pairs now): remove it")
+        report.check(env.get("HOMEWARD_AUTH__DEV_MODE", "false").lower() != "true", where,
+                     "HOMEWARD_AUTH__DEV_MODE is on with .env.example: compose signs with its own key pair")
+        key_file, key_pem = env.get("HOMEWARD_AUTH__SIGNING_KEY_FILE"), env.get("HOMEWARD_AUTH__SIGNING_KEY")
+        signing = None
+        if key_file and key_pem:
+            report.fail(where, "sets both HOMEWARD_AUTH__SIGNING_KEY_FILE and HOMEWARD_AUTH__SIGNING_KEY; the "
+                               "service refuses that")
+        elif key_file:
+            mount = mount_at(key_file)
+            if report.check(mount is not None and mount.get("read_only") is True and mount.get("type") == "bind",
+                            where, f"HOMEWARD_AUTH__SIGNING_KEY_FILE={key_file} is not a read-only bind mount of "
+                                   f"the key file"):
+                source = str(mount.get("source", ""))
+                report.check(source.endswith(".key") and compose_gitignored(source), where,
+                             f"the signing key {source} must be a <kid>.key in a folder deploy/compose/.gitignore "
+                             f"leaves out (keys/)")
+                signing = ("file", source)
+        elif key_pem:
+            # The PEM from .env: compose.yaml only names the variable (checked with the secrets).
+            signing = ("env", str(compose_env(raw["services"][svc]).get("HOMEWARD_AUTH__SIGNING_KEY", "")))
+        else:
+            report.fail(where, "has no token signing key: HOMEWARD_AUTH__SIGNING_KEY_FILE on a read-only mount "
+                               "of keys/<kid>.key (or HOMEWARD_AUTH__SIGNING_KEY from .env)")
+        kid = env.get("HOMEWARD_AUTH__SIGNING_KEY_ID")
+        if report.check(bool(kid), where, "has no HOMEWARD_AUTH__SIGNING_KEY_ID: tokens name their key by it"):
+            problem = key_id_problem(kid)
+            report.check(problem is None, where, f"HOMEWARD_AUTH__SIGNING_KEY_ID: {problem}")
+            if signing and signing[0] == "file":
+                report.check(Path(signing[1]).name == f"{kid}.key", where,
+                             f"signs with {signing[1]}, which is not the file of its kid ({kid}.key)")
+        keys_dir = env.get("HOMEWARD_AUTH__VERIFICATION_KEYS_DIR")
+        mount = mount_at(keys_dir) if keys_dir else None
+        verification = None
+        if report.check(mount is not None and mount.get("read_only") is True and mount.get("type") == "bind", where,
+                        "HOMEWARD_AUTH__VERIFICATION_KEYS_DIR must be a read-only bind mount of the folder of "
+                        "<kid>.pem public keys"):
+            verification = str(mount.get("source"))
+            report.check(signing is None or signing[0] != "file"
+                         or Path(signing[1]).parent != Path(verification), where,
+                         f"the public keys' folder {verification} holds the private key too: keep private keys "
+                         f"out of what every service lists")
+        if signing and kid:
+            shared[svc] = (signing, kid, verification)
+    for what, index in (("sign with different keys", 0), ("use different kids", 1),
+                        ("verify with different public keys", 2)):
+        report.check(len({keys[index] for keys in shared.values()}) <= 1, "compose: token keys",
+                     f"the services {what} ({', '.join(f'{s}: {k[index]}' for s, k in shared.items())}): they "
+                     f"share one key pair, and each must accept the others' tokens")
+    if shared:
+        signing, kid, verification = next(iter(shared.values()))
+        report.note(f"compose: token keys of {len(shared)} services: signing key {signing[1]} (kid {kid}), "
+                    f"public keys {verification}, read-only, uncommitted")
+    for svc in SERVICES:
+        migrate = services.get(f"{svc}-migrate") or {}
+        report.check(not any(k.startswith("HOMEWARD_AUTH__") for k in compose_env(migrate))
+                     and not any("keys" in str(m.get("source", "")).split("/") for m in compose_mounts(migrate)),
+                     f"compose: {svc}-migrate", "is given token keys, which --migrate-only does not read")
+    for name, text in (("compose.yaml", (COMPOSE_DIR / "compose.yaml").read_text()),
+                       (".env.example", (COMPOSE_DIR / ".env.example").read_text())):
+        report.check("PRIVATE KEY" not in text, f"compose: {name}",
+                     "holds a private key: keys live in the uncommitted keys/ folder")
+
+
 def check_compose(report: Report, docker_compose_checked: bool) -> None:
     compose_file = COMPOSE_DIR / "compose.yaml"
     raw = yaml.safe_load(compose_file.read_text())
@@ -785,7 +1173,15 @@ def check_compose(report: Report, docker_compose_checked: bool) -> None:
         report.check(reason is None, where, f"image {image!r} {reason}")
         for volume in service.get("volumes", []) or []:
             source = volume.split(":", 1)[0] if isinstance(volume, str) else volume.get("source", "")
-            if source.startswith("."):
+            if not source.startswith("."):
+                continue
+            if compose_gitignored(source):
+                # Local files made by a documented command (the token keys), never committed: a
+                # missing one must stop `docker compose up`, not become an empty directory.
+                report.check(isinstance(volume, dict) and dig(volume, "bind", "create_host_path") is False, where,
+                             f"bind-mounts {source}, which is not committed: use the long syntax with "
+                             f"bind.create_host_path: false so that a missing file stops compose")
+            else:
                 report.check((COMPOSE_DIR / source).exists(), where, f"bind-mounts {source}, which does not exist")
         for key, value in compose_env(service).items():
             if SECRET_NAME.search(key) or "://" in value and "@" in value:
@@ -841,9 +1237,7 @@ def check_compose(report: Report, docker_compose_checked: bool) -> None:
                 peer_env = compose_env(services.get(host, {}))
                 report.check(peer_env.get("HOMEWARD_SERVER__LISTEN", "").endswith(f":{peer_port}"), where,
                              f"{key}={value} does not reach a Homeward service")
-    secret = compose_env(services.get("registry", {})).get("HOMEWARD_AUTH__SECRET", "")
-    report.check(len(secret.encode()) >= 32, "compose: .env.example",
-                 "HOMEWARD_AUTH__SECRET is shorter than 32 bytes: the services would refuse it")
+    check_compose_token_keys(report, services, raw)
     postgres = services.get("postgres", {})
     report.check("pg_isready" in " ".join(dig(postgres, "healthcheck", "test", default=[])), "compose: postgres",
                  "needs a pg_isready health check")
@@ -981,7 +1375,7 @@ def check_dockerfile(report: Report, hadolint: str) -> None:
                     "crates/identity/data/name_classes.tsv"]
     for needed in needed_files:
         report.check(not ignored(needed), ".dockerignore", f"excludes {needed}, which the build needs")
-    for local in ["target", ".git", ".tools", "data", ".env", "deploy/compose/.env"]:
+    for local in ["target", ".git", ".tools", "data", ".env", "deploy/compose/.env", "deploy/compose/keys/x.key"]:
         report.check(ignored(local), ".dockerignore", f"sends {local} to the build")
     report.note(f"Dockerfile: {len(stages)} stages, targets {', '.join(TARGETS)}; {version}; "
                 f"dockerfile-parse {importlib.metadata.version('dockerfile-parse')}")

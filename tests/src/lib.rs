@@ -90,11 +90,16 @@ pub fn dev_auth() -> AuthConfig {
     }
 }
 
-/// A token signed with the development key.
+/// A token signed with the development key, for an officer of UA.
 pub fn token(subject: &str, roles: &[Role]) -> String {
+    party_token(subject, roles, "UA")
+}
+
+/// A token signed with the development key, for someone acting for `party`.
+pub fn party_token(subject: &str, roles: &[Role], party: &str) -> String {
     TokenKeys::from_config(&dev_auth())
         .expect("dev keys")
-        .mint(subject, roles, "UA", Duration::from_secs(600))
+        .mint(subject, roles, party, Duration::from_secs(600))
         .expect("mint")
 }
 
@@ -155,7 +160,12 @@ impl RunningRegistry {
 
     /// A client acting with `roles`.
     pub async fn client_as(&self, roles: &[Role]) -> Client {
-        let value = format!("Bearer {}", token("e2e-user", roles))
+        self.client_of(roles, "UA").await
+    }
+
+    /// A client acting with `roles` for `party`.
+    pub async fn client_of(&self, roles: &[Role], party: &str) -> Client {
+        let value = format!("Bearer {}", party_token("e2e-user", roles, party))
             .parse()
             .expect("header");
         RegistryServiceClient::with_interceptor(self.channel().await, Bearer(Some(value)))

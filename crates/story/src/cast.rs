@@ -1,6 +1,8 @@
 //! The people of the story: soldiers and civilians of each party held by the other, with
 //! Ukrainian or Russian names in Cyrillic, birth dates, service numbers. Drawn from a seeded
 //! generator, so a seed always gives the same people; full names never repeat within a side.
+//! With canaries (`Plan::canaries`) every personal datum is replaced by a marked value, so a
+//! test can search the services' logs, spans and metrics for them.
 
 use homeward_identity::{Table, to_latin};
 
@@ -77,6 +79,8 @@ pub struct Detainee {
     pub civilian: bool,
     pub birth: (i32, i32, i32),
     pub service_number: String,
+    /// Set when the person's data are canary values: the canary they were drawn from.
+    pub canary: Option<Canary>,
 }
 
 impl Detainee {
@@ -88,6 +92,105 @@ impl Detainee {
         };
         (to_latin(&self.family, table), to_latin(&self.given, table))
     }
+
+    /// This person with every personal datum replaced by the values of `canary`; party, sex
+    /// and category stay as drawn.
+    pub fn with_canary(self, canary: Canary) -> Detainee {
+        Detainee {
+            family: canary.family(),
+            given: canary.given(),
+            patronymic: canary.patronymic(),
+            birth: canary.birth(),
+            service_number: if self.civilian {
+                String::new()
+            } else {
+                canary.service_number()
+            },
+            canary: Some(canary),
+            ..self
+        }
+    }
+}
+
+/// The canary values of one person (and, in the inquiries, of his mother): marked strings that
+/// no service has a reason to write anywhere but its database, its answers and the family's
+/// letters. Each value carries the canary's number, so people stay distinct and a value found
+/// where it should not be says whose it is.
+///
+/// Names come in both scripts because the services transliterate and fold them: the family
+/// and given names are Cyrillic, the patronymic and everything else Latin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Canary(pub u32);
+
+impl Canary {
+    /// The mark of every family name.
+    pub const FAMILY: &'static str = "КАНАРЕЙКА7Щ";
+    /// The mark of every given name.
+    pub const GIVEN: &'static str = "ЩИГЛИК7Ж";
+    /// The mark every Latin canary value starts with (email local parts in lower case).
+    pub const LATIN: &'static str = "CANARY";
+    /// The year of every canary birth date (nine years later in the substituted offer entry).
+    pub const BIRTH_YEAR: i32 = 1947;
+    /// Every mark, for a search.
+    pub const MARKS: [&'static str; 3] = [Self::FAMILY, Self::GIVEN, Self::LATIN];
+
+    pub fn family(self) -> String {
+        format!("{}-{}", Self::FAMILY, self.0)
+    }
+
+    pub fn given(self) -> String {
+        format!("{}-{}", Self::GIVEN, self.0)
+    }
+
+    pub fn patronymic(self) -> String {
+        format!("CANARYPATRONYMIC7Q-{}", self.0)
+    }
+
+    /// A valid date, distinct for the first 84 canaries.
+    pub fn birth(self) -> (i32, i32, i32) {
+        let n = self.0 as i32;
+        (Self::BIRTH_YEAR, 1 + n % 12, 1 + n % 28)
+    }
+
+    pub fn service_number(self) -> String {
+        format!("CANARYSN7Q{:04}", self.0)
+    }
+
+    pub fn unit(self) -> String {
+        format!("CANARYUNIT7Q-{}", self.0)
+    }
+
+    /// The mother's given name; her family name is her son's.
+    pub fn mother(self) -> String {
+        format!("CANARYMOTHER7Q-{}", self.0)
+    }
+
+    pub fn email(self) -> String {
+        format!("canary7q-{}@example.org", self.0)
+    }
+
+    /// A phone number in E.164, distinct for the first 100 canaries.
+    pub fn phone(self) -> String {
+        format!("+3804477700{:02}", self.0 % 100)
+    }
+
+    /// Free text an officer writes about the person: `what`, marked.
+    pub fn text(self, what: &str) -> String {
+        format!("CANARYTEXT7Q-{} {what}", self.0)
+    }
+}
+
+/// `people` with canary values numbered from `first + 1` when `canaries` is set; unchanged
+/// otherwise.
+pub fn planted(people: Vec<Detainee>, canaries: bool, first: usize) -> Vec<Detainee> {
+    if !canaries {
+        return people;
+    }
+    people
+        .into_iter()
+        .enumerate()
+        .map(|(i, d)| d.with_canary(Canary((first + i + 1) as u32)))
+        .collect()
 }
 
 const UA_FAMILY: &[&str] = &[
@@ -299,6 +402,7 @@ pub fn cast(
             } else {
                 format!("{}{:07}", party.code(), rng.below(10_000_000))
             },
+            canary: None,
         });
     }
     out
@@ -329,5 +433,35 @@ mod tests {
                 .map(|c| c.is_ascii_uppercase()),
             Some(true)
         );
+    }
+
+    #[test]
+    fn planted_canaries_replace_every_personal_datum_and_stay_distinct() {
+        let drawn = cast(&mut Rng::new(7), Party::Ru, 30, 10, 2);
+        assert_eq!(planted(drawn.clone(), false, 0), drawn);
+        let people = planted(drawn.clone(), true, 30);
+        for (d, p) in drawn.iter().zip(&people) {
+            assert_eq!(
+                (d.party, d.female, d.civilian),
+                (p.party, p.female, p.civilian)
+            );
+            assert!(p.family.starts_with(Canary::FAMILY));
+            assert!(p.given.starts_with(Canary::GIVEN));
+            assert!(p.patronymic.starts_with(Canary::LATIN));
+            assert_eq!(p.birth.0, Canary::BIRTH_YEAR);
+            assert_eq!(p.service_number.is_empty(), p.civilian);
+        }
+        assert_eq!(people[0].canary, Some(Canary(31)));
+        let distinct = |f: fn(&Detainee) -> String| {
+            people
+                .iter()
+                .map(f)
+                .collect::<std::collections::HashSet<_>>()
+                .len()
+        };
+        assert_eq!(distinct(|p| p.family.clone()), 30);
+        assert_eq!(distinct(|p| format!("{:?}", p.birth)), 30);
+        let phones: std::collections::HashSet<_> = (1..=99).map(|n| Canary(n).phone()).collect();
+        assert_eq!(phones.len(), 99);
     }
 }

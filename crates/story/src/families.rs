@@ -2,6 +2,7 @@
 //! is recorded, the mother's identity checked, and the inquiry linked to her son in the registry
 //! by one officer and confirmed by another. After the exchange, the story reads what each family
 //! was told and how long the news took from the completed handover to the family's channel.
+//! When the son carries canary values, so does everything the mother tells the office.
 
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use homeward_proto::{
 };
 use tonic::{service::interceptor::InterceptedService, transport::Channel};
 
-use crate::{Bearer, Detainee, Result, StoryError, at, rid};
+use crate::{Bearer, Detainee, Result, StoryError, at, cast::Canary, rid};
 
 pub type Notification = NotificationServiceClient<InterceptedService<Channel, Bearer>>;
 
@@ -55,6 +56,34 @@ pub async fn ask(
     n: usize,
 ) -> Result<Family> {
     let first = office.first.clone();
+    let canary = son.canary;
+    // Free text is marked too when the son is a canary: officers write names into notes.
+    let text = |what: &str| canary.map_or_else(|| what.to_string(), |c| c.text(what));
+    let mut contacts = vec![nt::ContactChannel {
+        channel: nt::Channel::Email as i32,
+        address: canary.map_or_else(|| format!("family{n}@example.org"), Canary::email),
+        preferred: true,
+        ..Default::default()
+    }];
+    if let Some(c) = canary {
+        contacts.push(nt::ContactChannel {
+            channel: nt::Channel::Sms as i32,
+            address: c.phone(),
+            ..Default::default()
+        });
+    }
+    let sought = match canary {
+        Some(c) => nt::SoughtPerson {
+            birth_place: c.text("born in"),
+            unit: c.unit(),
+            service_number: son.service_number.clone(),
+            last_contact_place: c.text("last call from"),
+            circumstances: c.text("captured with his unit"),
+            distinguishing_features: c.text("scar on the left hand"),
+            ..Default::default()
+        },
+        None => nt::SoughtPerson::default(),
+    };
     let created = call!(
         first,
         create_inquiry,
@@ -65,18 +94,13 @@ pub async fn ask(
                     names: vec![PersonName {
                         script: Script::Cyrillic as i32,
                         family: son.family.clone(),
-                        given: "Наталія".into(),
+                        given: canary.map_or_else(|| "Наталія".into(), Canary::mother),
                         ..Default::default()
                     }],
                     relationship: nt::Relationship::Parent as i32,
-                    contacts: vec![nt::ContactChannel {
-                        channel: nt::Channel::Email as i32,
-                        address: format!("family{n}@example.org"),
-                        preferred: true,
-                        ..Default::default()
-                    }],
+                    relationship_detail: canary.map(|c| c.text("mother")).unwrap_or_default(),
+                    contacts,
                     preferred_language: "uk".into(),
-                    ..Default::default()
                 }),
                 sought_person: Some(nt::SoughtPerson {
                     names: vec![PersonName {
@@ -91,7 +115,7 @@ pub async fn ask(
                         month: son.birth.1,
                         day: son.birth.2,
                     }),
-                    ..Default::default()
+                    ..sought
                 }),
                 consents: vec![
                     nt::Consent {
@@ -125,7 +149,7 @@ pub async fn ask(
             etag: inquiry.etag.clone(),
             state: nt::VerificationState::Verified as i32,
             method: nt::VerificationMethod::IdentityDocumentInPerson as i32,
-            note: "passport and birth certificate of the son seen".into(),
+            note: text("passport and birth certificate of the son seen"),
         }
     )
     .map_err(at("verify the requester"))?;
@@ -137,7 +161,7 @@ pub async fn ask(
             inquiry_id: inquiry.id.clone(),
             person_id: person_id.to_string(),
             confidence: 1.0,
-            evidence_note: "name, patronymic and birth date agree".into(),
+            evidence_note: text("name, patronymic and birth date agree"),
             ..Default::default()
         }
     )

@@ -227,6 +227,9 @@ pub struct Plan {
     pub families: usize,
     /// One more mother, asking about a son who is held but not in this phase.
     pub absent_family: bool,
+    /// Canary values (`cast::Canary`) in place of every generated personal datum, for tests
+    /// that search the services' logs, spans and metrics for personal data.
+    pub canaries: bool,
 }
 
 impl Plan {
@@ -246,6 +249,7 @@ impl Plan {
             concurrency: 8,
             families: 1,
             absent_family: true,
+            canaries: false,
         }
     }
 }
@@ -430,8 +434,16 @@ pub async fn play(services: &Services, plan: &Plan, mut say: impl FnMut(String))
     let mut timings = Timings::default();
     let mut rng = Rng::new(plan.seed);
     let n = plan.per_party;
-    let ua = cast(&mut rng, Party::Ua, n, plan.civilians, plan.women);
-    let ru = cast(&mut rng, Party::Ru, n, plan.civilians, plan.women);
+    let ua = cast::planted(
+        cast(&mut rng, Party::Ua, n, plan.civilians, plan.women),
+        plan.canaries,
+        0,
+    );
+    let ru = cast::planted(
+        cast(&mut rng, Party::Ru, n, plan.civilians, plan.women),
+        plan.canaries,
+        n,
+    );
     let mut exchange = services.exchange.clone();
     let registry = services.registry.clone();
 
@@ -462,7 +474,12 @@ pub async fn play(services: &Services, plan: &Plan, mut say: impl FnMut(String))
         .try_collect()
         .await?;
         if plan.absent_family {
-            let son = cast(&mut Rng::new(plan.seed ^ 0xABCD), Party::Ua, 1, 0, 0).remove(0);
+            let son = cast::planted(
+                cast(&mut Rng::new(plan.seed ^ 0xABCD), Party::Ua, 1, 0, 0),
+                plan.canaries,
+                2 * n,
+            )
+            .remove(0);
             let id = register(services, std::slice::from_ref(&son), 1)
                 .await?
                 .remove(0);

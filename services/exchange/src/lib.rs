@@ -114,8 +114,8 @@ impl Application {
         metrics: Metrics,
     ) -> Result<Self, StartError> {
         let keys = TokenKeys::from_config(&config.auth)?;
-        if config.auth.dev_mode {
-            tracing::warn!("development token secret in use: never run real data this way");
+        if keys.uses_development_key() {
+            tracing::warn!("development signing key in use: never run real data this way");
         }
         let db = Db::connect(&config.database, &MIGRATIONS).await?;
         let listener = TcpListener::bind(config.server.listen).await?;

@@ -11,6 +11,7 @@ use std::{
 use futures::Stream;
 use homeward_kit::{
     ApiError, StoreError,
+    access::{AccessLog, purpose},
     audit::{self, AuditEntry},
     auth::{Principal, Role},
     idempotency::RequestKey,
@@ -34,7 +35,10 @@ use crate::{
     store::{ListFilter, PersonWrite, RegistryStore, Reservation, WriteBatch, WriteOutcome},
 };
 
-const WRITERS: &[Role] = &[Role::Registrar, Role::Admin, Role::Service];
+/// Who writes persons' records. No service does: a compromised peer cannot rewrite the registry.
+const REGISTRARS: &[Role] = &[Role::Registrar, Role::Admin];
+/// Who records status changes: registrars, and the exchange service (refusals to return).
+const STATUS_WRITERS: &[Role] = &[Role::Registrar, Role::Admin, Role::Service];
 const EXCHANGE: &[Role] = &[Role::ExchangeOfficer, Role::Admin, Role::Service];
 const READERS: &[Role] = &[
     Role::Registrar,
@@ -73,14 +77,21 @@ pub struct Registry {
     store: Arc<dyn RegistryStore>,
     feed: EventFeed,
     matcher: Arc<Matcher>,
+    access: AccessLog,
 }
 
 impl Registry {
-    pub fn new(store: Arc<dyn RegistryStore>, feed: EventFeed, matcher: Arc<Matcher>) -> Self {
+    pub fn new(
+        store: Arc<dyn RegistryStore>,
+        feed: EventFeed,
+        matcher: Arc<Matcher>,
+        access: AccessLog,
+    ) -> Self {
         Self {
             store,
             feed,
             matcher,
+            access,
         }
     }
 
@@ -150,6 +161,65 @@ impl Registry {
             .ok_or_else(|| RegistryError::NotFound(id.to_string()))
     }
 
+    /// A person the caller may see; one they may not is not found, exactly as one that does
+    /// not exist, so ids cannot be probed.
+    async fn load_for(&self, who: &Principal, field: &str, id: &str) -> Result<Person> {
+        let person = self.load(field, id).await?;
+        if sees(who, &person) {
+            Ok(person)
+        } else {
+            Err(RegistryError::NotFound(id.to_string()))
+        }
+    }
+
+    /// Records a read in the access log: who, what (ids, counts, filters; never names) and why.
+    async fn accessed(
+        &self,
+        who: &Principal,
+        action: &str,
+        purpose: String,
+        details: serde_json::Value,
+    ) {
+        let mut details = details;
+        if let Some(map) = details.as_object_mut() {
+            map.insert("purpose".into(), purpose.into());
+            map.insert("party".into(), who.party.clone().into());
+        }
+        self.access
+            .record(AuditEntry {
+                actor: who.subject.clone(),
+                action: action.to_string(),
+                target: String::new(),
+                request_id: String::new(),
+                details,
+            })
+            .await;
+    }
+
+    /// Persons for an exchange step, every one of them visible to the caller.
+    async fn load_many_for(&self, who: &Principal, ids: &[String]) -> Result<Vec<Person>> {
+        let persons = self.load_many(ids).await?;
+        if let Some(hidden) = persons.iter().find(|p| !sees(who, p)) {
+            return Err(RegistryError::NotFound(hidden.id.to_string()));
+        }
+        Ok(persons)
+    }
+
+    /// Of `ids`, those the caller may see.
+    async fn visible_ids(&self, who: &Principal, ids: &[Uuid]) -> Result<HashSet<Uuid>> {
+        if !scoped(who) {
+            return Ok(ids.iter().copied().collect());
+        }
+        Ok(self
+            .store
+            .get_persons(ids)
+            .await?
+            .into_iter()
+            .filter(|p| sees(who, p))
+            .map(|p| p.id)
+            .collect())
+    }
+
     async fn load_many(&self, ids: &[String]) -> Result<Vec<Person>> {
         if ids.is_empty() {
             return Err(invalid("person_ids", "at least one person id"));
@@ -199,7 +269,7 @@ impl Registry {
         who: &Principal,
         req: pb::CreatePersonRequest,
     ) -> Result<pb::CreatePersonResponse> {
-        who.require_any(WRITERS)?;
+        who.require_any(REGISTRARS)?;
         let key = Self::key("create_person", &req)?;
         // No lookup first: the write itself finds a replayed request id and returns the first
         // response, and a replay's body is the same valid body as the first time.
@@ -256,7 +326,7 @@ impl Registry {
         who: &Principal,
         req: pb::UpdatePersonRequest,
     ) -> Result<pb::UpdatePersonResponse> {
-        who.require_any(WRITERS)?;
+        who.require_any(REGISTRARS)?;
         let key = Self::key("update_person", &req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
@@ -282,7 +352,7 @@ impl Registry {
                 "required: the etag of the record as read",
             ));
         }
-        let current = self.load("person.id", &input.id).await?;
+        let current = self.load_for(who, "person.id", &input.id).await?;
         live(&current)?;
         let mut merged = convert::person_to_pb(&current);
         for path in &paths {
@@ -296,6 +366,7 @@ impl Registry {
         }
         let mut check = Check::default();
         let identity = convert::identity(&mut check, "person", &merged);
+        check_party(&mut check, "person", who, &identity);
         check.into_result(()).map_err(RegistryError::Invalid)?;
         let mut person = current.clone();
         person.identity = identity;
@@ -361,7 +432,13 @@ impl Registry {
             .await?;
         Ok(pb::ListPersonsResponse {
             next_page_token: page.next_token(rows.len(), rows.last().map(|(seq, _)| *seq)),
-            persons: rows.iter().map(|(_, p)| convert::person_to_pb(p)).collect(),
+            // A page may hold fewer than asked when some are not the caller's to see; the
+            // token still moves past them.
+            persons: rows
+                .iter()
+                .filter(|(_, p)| sees(who, p))
+                .map(|(_, p)| convert::person_to_pb(p))
+                .collect(),
         })
     }
 
@@ -403,7 +480,7 @@ impl Registry {
             .map(|p| (p.id, p))
             .collect();
         for (uuid, id) in wanted {
-            match found.get(&uuid) {
+            match found.get(&uuid).filter(|p| sees(who, p)) {
                 Some(person) => response.persons.push(convert::person_to_pb(person)),
                 None => response.missing_ids.push(id.to_string()),
             }
@@ -457,7 +534,8 @@ impl Registry {
             },
         );
         let ids: Vec<Uuid> = hits.iter().map(|h| Uuid::from_u128(h.id)).collect();
-        let persons = self.store.get_persons(&ids).await?;
+        let mut persons = self.store.get_persons(&ids).await?;
+        persons.retain(|p| sees(who, p));
         Ok(pb::SearchPersonsResponse {
             results: hits
                 .into_iter()
@@ -532,39 +610,54 @@ impl Registry {
             })
             .collect();
         check.into_result(()).map_err(RegistryError::Invalid)?;
-        let index = self.matcher.read();
-        let matches = probes
-            .into_iter()
-            .map(|(reference, probe, category)| {
-                let hits = index.search_identity(
-                    &probe,
-                    &homeward_identity::SearchOptions {
-                        max_results: max,
-                        min_confidence: min,
-                        tag_filter: matching::category_filter(category),
-                        ..Default::default()
-                    },
-                );
-                pb::IdentityMatches {
-                    reference,
-                    candidates: hits
-                        .into_iter()
-                        .map(|h| pb::MatchCandidate {
-                            person_id: Uuid::from_u128(h.id).to_string(),
-                            confidence: h.comparison.confidence,
-                            band: matching::band(h.comparison.confidence) as i32,
-                            conflicts: h
-                                .comparison
-                                .conflicts
-                                .iter()
-                                .map(|c| c.to_string())
-                                .collect(),
-                            explanation: h.comparison.explanation,
-                        })
-                        .collect(),
-                }
-            })
-            .collect();
+        let mut matches = {
+            let index = self.matcher.read();
+            probes
+                .into_iter()
+                .map(|(reference, probe, category)| {
+                    let hits = index.search_identity(
+                        &probe,
+                        &homeward_identity::SearchOptions {
+                            max_results: max,
+                            min_confidence: min,
+                            tag_filter: matching::category_filter(category),
+                            ..Default::default()
+                        },
+                    );
+                    pb::IdentityMatches {
+                        reference,
+                        candidates: hits
+                            .into_iter()
+                            .map(|h| pb::MatchCandidate {
+                                person_id: Uuid::from_u128(h.id).to_string(),
+                                confidence: h.comparison.confidence,
+                                band: matching::band(h.comparison.confidence) as i32,
+                                conflicts: h
+                                    .comparison
+                                    .conflicts
+                                    .iter()
+                                    .map(|c| c.to_string())
+                                    .collect(),
+                                explanation: h.comparison.explanation,
+                            })
+                            .collect(),
+                    }
+                })
+                .collect::<Vec<_>>()
+        };
+        if scoped(who) {
+            let ids: Vec<Uuid> = matches
+                .iter()
+                .flat_map(|m| &m.candidates)
+                .filter_map(|c| Uuid::parse_str(&c.person_id).ok())
+                .collect();
+            let visible = self.visible_ids(who, &ids).await?;
+            for m in &mut matches {
+                m.candidates.retain(|c| {
+                    Uuid::parse_str(&c.person_id).is_ok_and(|id| visible.contains(&id))
+                });
+            }
+        }
         Ok(pb::MatchPersonsResponse { matches })
     }
 
@@ -573,7 +666,7 @@ impl Registry {
         who: &Principal,
         mut stream: Streaming<pb::ImportPersonsRequest>,
     ) -> Result<pb::ImportPersonsResponse> {
-        who.require_any(WRITERS)?;
+        who.require_any(REGISTRARS)?;
         let header = match stream
             .message()
             .await
@@ -695,7 +788,7 @@ impl Registry {
         who: &Principal,
         req: pb::RecordStatusChangeRequest,
     ) -> Result<pb::RecordStatusChangeResponse> {
-        who.require_any(WRITERS)?;
+        who.require_any(STATUS_WRITERS)?;
         let key = Self::key("record_status_change", &req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
@@ -706,7 +799,7 @@ impl Registry {
         let Some((status, mut entry)) = change else {
             return Err(invalid("change", "required"));
         };
-        let current = self.load("person_id", &req.person_id).await?;
+        let current = self.load_for(who, "person_id", &req.person_id).await?;
         live(&current)?;
         if !req.etag.is_empty() && req.etag != current.etag() {
             return Err(RegistryError::EtagMismatch {
@@ -769,9 +862,7 @@ impl Registry {
         who.require_any(READERS)?;
         let id = parse_id("person_id", &req.person_id)?;
         let page = Page::from_request(req.page_size, &req.page_token, &req.person_id)?;
-        if page.after == 0 && self.store.get_person(id).await?.is_none() {
-            return Err(RegistryError::NotFound(req.person_id));
-        }
+        self.load_for(who, "person_id", &req.person_id).await?;
         let entries = self.store.history(id, page.after, page.limit()).await?;
         Ok(pb::GetPersonHistoryResponse {
             next_page_token: page.next_token(entries.len(), entries.last().map(|e| e.sequence)),
@@ -840,7 +931,7 @@ impl Registry {
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
         }
-        let persons = self.load_many(&req.person_ids).await?;
+        let persons = self.load_many_for(who, &req.person_ids).await?;
         persons.iter().try_for_each(live)?;
         let elsewhere: Vec<Uuid> = persons
             .iter()
@@ -908,7 +999,7 @@ impl Registry {
         if ids.is_empty() {
             return Ok(pb::ReleasePersonsResponse::default());
         }
-        let persons = self.load_many(&ids).await?;
+        let persons = self.load_many_for(who, &ids).await?;
         let elsewhere: Vec<Uuid> = persons
             .iter()
             .filter(|p| p.reserved_for.as_ref().is_some_and(|e| *e != exchange))
@@ -957,7 +1048,7 @@ impl Registry {
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
         }
-        let persons = self.load_many(&req.person_ids).await?;
+        let persons = self.load_many_for(who, &req.person_ids).await?;
         let not_reserved: Vec<Uuid> = persons
             .iter()
             .filter(|p| p.reserved_for.as_deref() != Some(exchange.as_str()))
@@ -1047,9 +1138,18 @@ impl Registry {
         })
         .await
         .map_err(|e| RegistryError::Api(ApiError::internal(&e)))?;
+        let ids: Vec<Uuid> = pairs
+            .iter()
+            .flat_map(|p| [Uuid::from_u128(p.first), Uuid::from_u128(p.second)])
+            .collect();
+        let visible = self.visible_ids(who, &ids).await?;
         Ok(pb::FindDuplicatesResponse {
             pairs: pairs
                 .into_iter()
+                .filter(|p| {
+                    visible.contains(&Uuid::from_u128(p.first))
+                        && visible.contains(&Uuid::from_u128(p.second))
+                })
                 .map(|p| pb::DuplicatePair {
                     first_person_id: Uuid::from_u128(p.first).to_string(),
                     second_person_id: Uuid::from_u128(p.second).to_string(),
@@ -1068,7 +1168,7 @@ impl Registry {
         who: &Principal,
         req: pb::MergePersonsRequest,
     ) -> Result<pb::MergePersonsResponse> {
-        who.require_any(WRITERS)?;
+        who.require_any(REGISTRARS)?;
         let key = Self::key("merge_persons", &req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
@@ -1082,8 +1182,10 @@ impl Registry {
             );
         }
         check.into_result(()).map_err(RegistryError::Invalid)?;
-        let survivor = self.load("survivor_id", &req.survivor_id).await?;
-        let current = self.load("duplicate_id", &req.duplicate_id).await?;
+        let survivor = self.load_for(who, "survivor_id", &req.survivor_id).await?;
+        let current = self
+            .load_for(who, "duplicate_id", &req.duplicate_id)
+            .await?;
         if survivor.id == current.id {
             return Err(RegistryError::SelfMerge);
         }
@@ -1139,7 +1241,7 @@ impl Registry {
         who: &Principal,
         req: pb::UnmergePersonsRequest,
     ) -> Result<pb::UnmergePersonsResponse> {
-        who.require_any(WRITERS)?;
+        who.require_any(REGISTRARS)?;
         let key = Self::key("unmerge_persons", &req)?;
         if let Some(done) = self.replayed(&key).await? {
             return Ok(done);
@@ -1147,7 +1249,7 @@ impl Registry {
         let mut check = Check::default();
         let reason = check.text("reason", &req.reason, true);
         check.into_result(()).map_err(RegistryError::Invalid)?;
-        let current = self.load("person_id", &req.person_id).await?;
+        let current = self.load_for(who, "person_id", &req.person_id).await?;
         let Some(survivor) = current.merged_into else {
             return Err(RegistryError::NotMerged(current.id));
         };
@@ -1362,6 +1464,50 @@ fn invalid(field: &str, description: impl Into<String>) -> RegistryError {
     )])
 }
 
+/// Whether the caller's view is limited to a party: officers (registrars, exchange officers,
+/// liaison officers) act for one party. The tracing agency, auditors, administrators and the
+/// services see everyone.
+fn scoped(who: &Principal) -> bool {
+    !who.has_any(&[
+        Role::TracingAgency,
+        Role::Auditor,
+        Role::Admin,
+        Role::Service,
+    ])
+}
+
+/// An officer records people of their own party or held by it, and cannot move a record out of
+/// their party's sight.
+fn check_party(check: &mut Check, field: &str, who: &Principal, identity: &Identity) {
+    let party = who.party.trim();
+    if scoped(who) && identity.affiliated_party != party && identity.holding_party != party {
+        check.fail(
+            format!("{field}.affiliated_party"),
+            format!("an officer of {party:?} records people of {party:?} or held by {party:?}"),
+        );
+    }
+}
+
+/// Whom an officer of a party sees: the people of their party and the people their party holds;
+/// of everyone else, only those on an exchange's frozen lists, which both parties share (held
+/// for the exchange, or handed over by it). An officer token without a party sees nobody.
+pub(crate) fn sees(who: &Principal, person: &Person) -> bool {
+    if !scoped(who) {
+        return true;
+    }
+    let party = who.party.trim();
+    if party.is_empty() {
+        return false;
+    }
+    person.identity.affiliated_party == party
+        || person.identity.holding_party == party
+        || person.reserved_for.is_some()
+        || matches!(
+            person.status,
+            Status::Repatriated | Status::Released | Status::RefusedRepatriation
+        )
+}
+
 fn parse_id(field: &str, id: &str) -> Result<Uuid> {
     Uuid::parse_str(id.trim()).map_err(|_| invalid(field, NOT_AN_ID))
 }
@@ -1446,6 +1592,7 @@ fn new_person(
     who: &Principal,
 ) -> (Person, StatusEntry) {
     let identity = convert::identity(check, field, input);
+    check_party(check, field, who, &identity);
     let status = match input.status {
         0 => Status::Captured,
         s => match convert::status(s) {
@@ -1602,16 +1749,25 @@ impl RegistryService for Registry {
         r: Request<pb::GetPersonRequest>,
     ) -> std::result::Result<Response<pb::GetPersonResponse>, GrpcStatus> {
         let who = principal(&r)?;
-        respond(
-            async {
-                who.require_any(READERS)?;
-                let person = self.load("id", &r.get_ref().id).await?;
-                Ok(pb::GetPersonResponse {
-                    person: Some(convert::person_to_pb(&person)),
-                })
-            }
-            .await,
-        )
+        let outcome = async {
+            who.require_any(READERS)?;
+            let person = self.load_for(&who, "id", &r.get_ref().id).await?;
+            Ok(pb::GetPersonResponse {
+                person: Some(convert::person_to_pb(&person)),
+            })
+        }
+        .await;
+        if let Ok(read) = &outcome {
+            let ids: Vec<&str> = read.person.iter().map(|p| p.id.as_str()).collect();
+            self.accessed(
+                &who,
+                "person.read",
+                purpose(&r),
+                serde_json::json!({ "ids": ids }),
+            )
+            .await;
+        }
+        respond(outcome)
     }
 
     #[tracing::instrument(skip_all)]
@@ -1620,7 +1776,12 @@ impl RegistryService for Registry {
         r: Request<pb::BatchGetPersonsRequest>,
     ) -> std::result::Result<Response<pb::BatchGetPersonsResponse>, GrpcStatus> {
         let who = principal(&r)?;
-        respond(self.batch_get_persons(&who, r.into_inner()).await)
+        let why = purpose(&r);
+        let outcome = self.batch_get_persons(&who, r.into_inner()).await;
+        if let Ok(read) = &outcome {
+            self.accessed(&who, "persons.read", why, serde_json::json!({ "ids": read.persons.iter().map(|p| p.id.as_str()).collect::<Vec<_>>() })).await;
+        }
+        respond(outcome)
     }
 
     #[tracing::instrument(skip_all)]
@@ -1638,7 +1799,12 @@ impl RegistryService for Registry {
         r: Request<pb::ListPersonsRequest>,
     ) -> std::result::Result<Response<pb::ListPersonsResponse>, GrpcStatus> {
         let who = principal(&r)?;
-        respond(self.list_persons(&who, r.into_inner()).await)
+        let why = purpose(&r);
+        let outcome = self.list_persons(&who, r.into_inner()).await;
+        if let Ok(read) = &outcome {
+            self.accessed(&who, "persons.export", why, serde_json::json!({ "count": read.persons.len(), "ids": read.persons.iter().map(|p| p.id.as_str()).collect::<Vec<_>>() })).await;
+        }
+        respond(outcome)
     }
 
     #[tracing::instrument(skip_all)]
@@ -1647,7 +1813,12 @@ impl RegistryService for Registry {
         r: Request<pb::SearchPersonsRequest>,
     ) -> std::result::Result<Response<pb::SearchPersonsResponse>, GrpcStatus> {
         let who = principal(&r)?;
-        respond(self.search_persons(&who, r.into_inner()).await)
+        let why = purpose(&r);
+        let outcome = self.search_persons(&who, r.into_inner()).await;
+        if let Ok(read) = &outcome {
+            self.accessed(&who, "persons.search", why, serde_json::json!({ "ids": read.results.iter().filter_map(|r| r.person.as_ref()).map(|p| p.id.as_str()).collect::<Vec<_>>() })).await;
+        }
+        respond(outcome)
     }
 
     #[tracing::instrument(skip_all)]
@@ -1656,7 +1827,12 @@ impl RegistryService for Registry {
         r: Request<pb::MatchPersonsRequest>,
     ) -> std::result::Result<Response<pb::MatchPersonsResponse>, GrpcStatus> {
         let who = principal(&r)?;
-        respond(self.match_persons(&who, r.into_inner()).await)
+        let why = purpose(&r);
+        let outcome = self.match_persons(&who, r.into_inner()).await;
+        if let Ok(read) = &outcome {
+            self.accessed(&who, "persons.match", why, serde_json::json!({ "identities": read.matches.len(), "ids": read.matches.iter().flat_map(|m| &m.candidates).map(|c| c.person_id.as_str()).collect::<Vec<_>>() })).await;
+        }
+        respond(outcome)
     }
 
     #[tracing::instrument(skip_all)]
@@ -1683,7 +1859,18 @@ impl RegistryService for Registry {
         r: Request<pb::GetPersonHistoryRequest>,
     ) -> std::result::Result<Response<pb::GetPersonHistoryResponse>, GrpcStatus> {
         let who = principal(&r)?;
-        respond(self.get_person_history(&who, r.into_inner()).await)
+        let why = purpose(&r);
+        let outcome = self.get_person_history(&who, r.into_inner()).await;
+        if let Ok(read) = &outcome {
+            self.accessed(
+                &who,
+                "person.history",
+                why,
+                serde_json::json!({ "changes": read.changes.len() }),
+            )
+            .await;
+        }
+        respond(outcome)
     }
 
     #[tracing::instrument(skip_all)]
@@ -1761,7 +1948,12 @@ impl RegistryService for Registry {
         r: Request<pb::FindDuplicatesRequest>,
     ) -> std::result::Result<Response<pb::FindDuplicatesResponse>, GrpcStatus> {
         let who = principal(&r)?;
-        respond(Registry::find_duplicates(self, &who, r.into_inner()).await)
+        let why = purpose(&r);
+        let outcome = Registry::find_duplicates(self, &who, r.into_inner()).await;
+        if let Ok(read) = &outcome {
+            self.accessed(&who, "persons.duplicates", why, serde_json::json!({ "ids": read.pairs.iter().flat_map(|p| [p.first_person_id.as_str(), p.second_person_id.as_str()]).collect::<Vec<_>>() })).await;
+        }
+        respond(outcome)
     }
 
     #[tracing::instrument(skip_all)]

@@ -60,10 +60,11 @@ pub async fn routes(
     max_message_bytes: usize,
 ) -> Result<(Routes, EventFeed), StartError> {
     let feed = EventFeed::start(db.clone(), stop.clone());
+    let access = homeward_kit::access::AccessLog::start(db.clone(), feed.clone(), stop.clone());
     let store = store::for_db(db);
     let matcher = matching::Matcher::new();
     matcher.start(&*store, &feed, stop).await?;
-    let registry = grpc::Registry::new(store, feed.clone(), matcher);
+    let registry = grpc::Registry::new(store, feed.clone(), matcher, access);
     let service = RegistryServiceServer::new(registry)
         .max_decoding_message_size(max_message_bytes)
         .max_encoding_message_size(max_message_bytes.max(16 * 1024 * 1024));
@@ -101,8 +102,8 @@ impl Application {
         metrics: Metrics,
     ) -> Result<Self, StartError> {
         let keys = TokenKeys::from_config(&config.auth)?;
-        if config.auth.dev_mode {
-            tracing::warn!("development token secret in use: never run real data this way");
+        if keys.uses_development_key() {
+            tracing::warn!("development signing key in use: never run real data this way");
         }
         let db = Db::connect(&config.database, &MIGRATIONS).await?;
         // The name-class table is built on first use; build it now, not in the first search.

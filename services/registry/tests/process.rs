@@ -30,16 +30,15 @@ use uuid::Uuid;
 #[tokio::test]
 async fn the_binary_starts_from_the_environment_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
+    let key = homeward_kit::auth::generate_key_pair().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_homeward-registry"))
         .env("HOMEWARD_SERVER__LISTEN", "127.0.0.1:0")
         .env(
             "HOMEWARD_DATABASE__URL",
             format!("sqlite://{}", dir.path().join("r.db").display()),
         )
-        .env(
-            "HOMEWARD_AUTH__SECRET",
-            "a-secret-of-at-least-thirty-two-bytes!!",
-        )
+        .env("HOMEWARD_AUTH__SIGNING_KEY", &key.private_key_pem)
+        .env("HOMEWARD_AUTH__SIGNING_KEY_ID", "process-test")
         .env("HOMEWARD_TELEMETRY__LOG_FORMAT", "json")
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
