@@ -9,8 +9,12 @@ the tools (`make deploy-check`).
   locked-down security context on every container, a disruption budget and an autoscaler for
   every Deployment, a migration Job per service, references that resolve, no committed secrets
   in prod, token keys that every service has (a signing key file from a Secret, its kid, public
-  keys from a ConfigMap) and no private key in prod, and network policies that allow exactly the traffic between services and databases
-  described in deploy/README.md (evaluated, not just looked for).
+  keys from a ConfigMap) and no private key in prod, mutual TLS in prod (the three server files and
+  the peer client files from the mounted certificate secret, https:// peer addresses whose host
+  the peer's certificate names, identity names `<service>.homeward.svc`, probes on the plaintext
+  health port) and plaintext elsewhere with probes on the gRPC port, and network policies that
+  allow exactly the traffic between services and databases described in deploy/README.md
+  (evaluated, not just looked for).
 - Compose: `${VAR}` interpolation with .env.example, the interpolated file validated against the
   compose-spec JSON schema (as bundled by check-jsonschema), and the same rules as Kubernetes
   where they apply.
@@ -53,15 +57,27 @@ DOCKERFILE = ROOT / "deploy/docker/Dockerfile"
 KUBE_VERSIONS = ("1.30.0", "1.37.0")
 
 SERVICES = {
-    "registry": {"port": 50051, "health": "homeward.registry.v1.RegistryService", "binary": "homeward-registry"},
-    "exchange": {"port": 50052, "health": "homeward.exchange.v1.ExchangeService", "binary": "homeward-exchange"},
+    "registry": {"port": 50051, "health": "homeward.registry.v1.RegistryService", "binary": "homeward-registry",
+                 "peers": None},
+    "exchange": {"port": 50052, "health": "homeward.exchange.v1.ExchangeService", "binary": "homeward-exchange",
+                 # Its peer client settings: the TLS group's prefix, and each peer's address variable.
+                 "peers": ("HOMEWARD_REGISTRY__TLS__", {"registry": "HOMEWARD_REGISTRY__URL"})},
     "notification": {
         "port": 50053,
         "health": "homeward.notification.v1.NotificationService",
         "binary": "homeward-notification",
+        "peers": ("HOMEWARD_PEERS__TLS__", {"registry": "HOMEWARD_PEERS__REGISTRY_URL",
+                                            "exchange": "HOMEWARD_PEERS__EXCHANGE_URL"}),
     },
 }
 METRICS_PORT = 9090
+# The plaintext health-only port (HOMEWARD_SERVER__HEALTH_LISTEN) the probes use when the gRPC port
+# requires client certificates.
+HEALTH_PORT = 50060
+SERVER_TLS = {"CERT": "tls.crt", "KEY": "tls.key", "CLIENT_CA": "ca.crt"}
+PEER_TLS = {"CA": "ca.crt", "CERT": "tls.crt", "KEY": "tls.key"}
+# A certificate names a service by this DNS name, whatever the namespace (docs/OPERATIONS.md).
+IDENTITY_DNS = "{}.homeward.svc"
 
 # Custom resources have no schema in kubernetes-validate: ours list the fields we use.
 CRD_SCHEMAS = {
@@ -509,6 +525,7 @@ def check_network(report: Report, overlay: str, docs: list[dict], ns: str) -> in
                      {"app": "otel-collector"})
     dns = Peer("kube-dns", "kube-system", {}, {"k8s-app": "kube-dns"})
     internet = Peer("an address outside the cluster", ip="203.0.113.10")
+    kubelet = Peer("the kubelet on the node", ip="10.0.0.10")
 
     expectations: list[tuple[Peer, Peer, int, str, bool]] = []
     port = {s: v["port"] for s, v in SERVICES.items()}
@@ -521,6 +538,16 @@ def check_network(report: Report, overlay: str, docs: list[dict], ns: str) -> in
         expectations.append((stranger, server(src), port[src], "TCP", False))
         expectations.append((monitoring, server(src), METRICS_PORT, "TCP", True))
         expectations.append((monitoring, server(src), port[src], "TCP", False))
+        # The probes: on the health port where it is declared, else on the gRPC port (where a
+        # CNI that lets node traffic through is relied on, as before).
+        template = pod_template(next((d for d in docs if d["kind"] == "Deployment"
+                                      and dig(d, "metadata", "name") == src), {})) or {}
+        health = [p["containerPort"] for _, c in containers_of(template.get("spec", {}))
+                  for p in c.get("ports", []) or [] if p.get("name") == "health"]
+        if health:
+            expectations.append((kubelet, server(src), health[0], "TCP", True))
+            # ... and the policy that lets probes in opens that port only.
+            expectations.append((kubelet, server(src), port[src], "TCP", False))
         expectations.append((server(src), internet, 443, "TCP", src == "notification"))
         expectations.append((server(src), internet, 587, "TCP", src == "notification"))
         for who in (server(src), migration(src)):
@@ -785,6 +812,7 @@ def check_homeward(report: Report, overlay: str, docs: list[dict], settings: dic
 
     # The three Homeward services.
     token_keys: dict[str, tuple] = {}
+    tls_summary: dict[str, str] = {}
     for svc, facts in SERVICES.items():
         where = f"{overlay}: {svc}"
         deployment = by_kind["Deployment"].get(svc)
@@ -801,11 +829,36 @@ def check_homeward(report: Report, overlay: str, docs: list[dict], settings: dic
                      f"HOMEWARD_SERVER__LISTEN is {env.get('HOMEWARD_SERVER__LISTEN')!r}")
         report.check(env.get("HOMEWARD_METRICS__LISTEN") == f"0.0.0.0:{METRICS_PORT}", where,
                      "HOMEWARD_METRICS__LISTEN is not the metrics port")
+        # TLS on the gRPC port: all three server files or none (the service refuses to start
+        # half-configured). With it, the kubelet's probes (no client certificate) go to the
+        # plaintext health port; without it, to the gRPC port.
+        server_tls = {key: env.get(f"HOMEWARD_SERVER__TLS__{key}") for key in SERVER_TLS}
+        tls_on = any(v is not None for v in server_tls.values())
+        report.check(not tls_on or all(v is not None for v in server_tls.values()), where,
+                     f"server TLS half-configured: set all of HOMEWARD_SERVER__TLS__{{CERT,KEY,CLIENT_CA}} or none "
+                     f"(missing {', '.join(k for k, v in server_tls.items() if v is None)})")
+        if settings["tls"]:
+            report.check(tls_on, where, "serves plaintext gRPC: this overlay requires mutual TLS")
+        health_ports = [p["containerPort"] for p in c.get("ports", []) if p.get("name") == "health"]
+        health_listen = env.get("HOMEWARD_SERVER__HEALTH_LISTEN")
+        if tls_on:
+            report.check(health_ports == [HEALTH_PORT], where,
+                         f"health port {health_ports}, expected one containerPort {HEALTH_PORT} named health: "
+                         f"with TLS the probes need the plaintext health port")
+        if health_ports or health_listen is not None:
+            report.check(len(health_ports) == 1 and health_listen == f"0.0.0.0:{health_ports[0]}", where,
+                         f"HOMEWARD_SERVER__HEALTH_LISTEN is {health_listen!r} and the declared health port "
+                         f"{health_ports}: they must agree (0.0.0.0:<port>)")
+            report.check(not set(health_ports) & {facts["port"], METRICS_PORT}, where,
+                         "the health port must differ from the gRPC and metrics ports")
+        probe_port = HEALTH_PORT if tls_on else facts["port"]
         for probe, service in (("startupProbe", facts["health"]), ("readinessProbe", facts["health"]),
                                ("livenessProbe", "")):
             grpc = dig(c, probe, "grpc")
-            report.check(grpc is not None and grpc.get("port") == facts["port"] and grpc.get("service", "") == service,
-                         where, f"{probe} must be a gRPC probe on port {facts['port']} for service {service!r}")
+            report.check(grpc is not None and grpc.get("port") == probe_port and grpc.get("service", "") == service,
+                         where, f"{probe} must be a gRPC probe on port {probe_port} "
+                                f"({'the health port: TLS is on' if tls_on else 'the gRPC port'}) "
+                                f"for service {service!r}")
         report.check(isinstance(env.get("HOMEWARD_DATABASE__URL"), dict)
                      and dig(env["HOMEWARD_DATABASE__URL"], "valueFrom", "secretKeyRef"), where,
                      "HOMEWARD_DATABASE__URL must come from a Secret")
@@ -824,8 +877,8 @@ def check_homeward(report: Report, overlay: str, docs: list[dict], settings: dic
         report.check(window > schema_wait, where,
                      f"startup probe window {window} s is shorter than the schema wait {schema_wait:.0f} s")
         for key, value in env.items():
-            if isinstance(value, str) and key.endswith(("_URL", "__URL")) and value.startswith("http://"):
-                host, _, peer_port = value.removeprefix("http://").partition(":")
+            if isinstance(value, str) and key.endswith(("_URL", "__URL")) and value.startswith(("http://", "https://")):
+                host, _, peer_port = value.split("://", 1)[1].partition(":")
                 target = by_kind["Service"].get(host)
                 ports = [p["port"] for p in dig(target, "spec", "ports", default=[])] if target else []
                 report.check(target is not None and int(peer_port or 80) in ports, where,
@@ -835,21 +888,62 @@ def check_homeward(report: Report, overlay: str, docs: list[dict], settings: dic
         letters = env.get("HOMEWARD_DELIVERY__FILE__DIR")
         if letters:
             report.check(letters in mounts, where, f"letters folder {letters} is not a writable volume")
+        # Peer clients: each TLS group all or none, and https:// addresses exactly when it is set
+        # (the service refuses to start with the two mixed).
+        peer_tls_on = False
+        if facts["peers"]:
+            prefix, urls = facts["peers"]
+            group = {key: env.get(f"{prefix}{key}") for key in PEER_TLS}
+            peer_tls_on = any(v is not None for v in group.values())
+            report.check(not peer_tls_on or all(v is not None for v in group.values()), where,
+                         f"peer TLS half-configured: set all of {prefix}{{CA,CERT,KEY}} or none (missing "
+                         f"{', '.join(prefix + k for k, v in group.items() if v is None)})")
+            scheme = "https://" if peer_tls_on else "http://"
+            for peer, var in urls.items():
+                url = env.get(var)
+                report.check(isinstance(url, str) and url.startswith(scheme), where,
+                             f"{var}={url!r} must be {scheme}...: peer TLS is "
+                             f"{'set' if peer_tls_on else 'not set'} ({prefix}*)")
+            if settings["tls"]:
+                report.check(peer_tls_on, where, f"calls its peers in plaintext: set {prefix}{{CA,CERT,KEY}}")
+        tls_summary[svc] = ("mutual TLS" if tls_on else "plaintext gRPC") + (
+            ", peers over https" if peer_tls_on else ", peers over http" if facts["peers"] else "") + (
+            f", probes on port {probe_port}")
         if settings["tls"]:
             secret = f"{svc}-tls"
             tls_mount = next((m for m in c.get("volumeMounts", []) if any(
                 v["name"] == m["name"] and dig(v, "secret", "secretName") == secret for v in spec.get("volumes", []))),
                 None)
-            report.check(tls_mount is not None, where, f"does not mount its certificate secret {secret}")
-            for key, file in (("CERT", "tls.crt"), ("KEY", "tls.key"), ("CLIENT_CA", "ca.crt")):
+            report.check(tls_mount is not None and tls_mount.get("readOnly") is True, where,
+                         f"does not mount its certificate secret {secret} read-only")
+            for key, file in SERVER_TLS.items():
                 path = env.get(f"HOMEWARD_SERVER__TLS__{key}")
                 report.check(tls_mount is not None and path == f"{tls_mount['mountPath']}/{file}", where,
                              f"HOMEWARD_SERVER__TLS__{key} does not point at {file} in the mounted secret")
+            if facts["peers"]:
+                prefix, urls = facts["peers"]
+                for key, file in PEER_TLS.items():
+                    path = env.get(f"{prefix}{key}")
+                    report.check(tls_mount is not None and path == f"{tls_mount['mountPath']}/{file}", where,
+                                 f"{prefix}{key} does not point at {file} in the mounted secret")
+                # The host of each peer address is the name the peer's certificate must carry.
+                for peer, var in urls.items():
+                    url = env.get(var)
+                    host = url.split("://", 1)[1].partition(":")[0] if isinstance(url, str) and "://" in url else None
+                    peer_cert = next((x for x in by_kind["Certificate"].values()
+                                      if dig(x, "spec", "secretName") == f"{peer}-tls"), None)
+                    report.check(peer_cert is not None and host in (dig(peer_cert, "spec", "dnsNames") or []),
+                                 where, f"{var}={url!r}: host {host!r} is not a DNS name of {peer}'s certificate "
+                                        f"({peer}-tls), so the TLS handshake would fail")
             cert = next((x for x in by_kind["Certificate"].values() if dig(x, "spec", "secretName") == secret), None)
             if report.check(cert is not None, where, f"no Certificate makes {secret}"):
                 names = set(dig(cert, "spec", "dnsNames", default=[]))
-                for dns in (svc, f"{svc}.{ns}.svc", f"{svc}.{ns}.svc.cluster.local"):
+                for dns in (svc, IDENTITY_DNS.format(svc), f"{svc}.{ns}.svc", f"{svc}.{ns}.svc.cluster.local"):
                     report.check(dns in names, where, f"certificate lacks DNS name {dns}")
+                usages = set(dig(cert, "spec", "usages", default=[]) or [])
+                for usage in ("server auth", "client auth"):
+                    report.check(not usages or usage in usages, where,
+                                 f"certificate lacks usage {usage!r}: it is served and presented to peers")
                 issuer = dig(cert, "spec", "issuerRef")
                 if issuer.get("kind", "Issuer") == "Issuer":
                     report.check(issuer["name"] in by_kind["Issuer"], where,
@@ -880,6 +974,8 @@ def check_homeward(report: Report, overlay: str, docs: list[dict], settings: dic
                              and types in dig(p, "spec", "policyTypes", default=[])
                              for p in by_kind["NetworkPolicy"].values()), where,
                          f"has no {direction} NetworkPolicy of its own")
+    if tls_summary:
+        report.note(f"k8s {overlay}: " + "; ".join(f"{svc}: {what}" for svc, what in tls_summary.items()))
     # One bureau key pair: the three sign with the same Secret and accept the same public keys, so
     # each accepts the others' tokens; rotation changes one Secret and one ConfigMap.
     shared = {svc: keys for svc, keys in token_keys.items() if keys}

@@ -335,10 +335,22 @@ async fn an_exchange_across_replicas_loses_and_repeats_nothing_when_one_of_each_
     let deadline = Instant::now() + Duration::from_secs(20);
     let (completion, services_in_trace, consumed) = loop {
         let spans = collector.spans();
-        let completion = spans
+        // The completion request (a retried call is a trace of its own: take the one that did
+        // the work, the one whose trace reaches the registry).
+        let completions: Vec<Vec<u8>> = spans
             .iter()
-            .find(|s| s.service == "homeward-exchange" && s.method.ends_with("/CompletePhase"))
-            .map(|s| s.trace_id.clone());
+            .filter(|s| s.service == "homeward-exchange" && s.method.ends_with("/CompletePhase"))
+            .map(|s| s.trace_id.clone())
+            .collect();
+        let completion = completions
+            .iter()
+            .find(|t| {
+                spans
+                    .iter()
+                    .any(|s| &s.trace_id == *t && s.service == "homeward-registry")
+            })
+            .or(completions.first())
+            .cloned();
         let in_trace: Vec<&Received> = spans
             .iter()
             .filter(|s| Some(&s.trace_id) == completion.as_ref())

@@ -854,6 +854,147 @@ async fn a_new_registration_puts_a_candidate_up_for_review(backend: Backend) {
     assert_eq!(proposed[0].proposed_by, "matcher");
 }
 
+/// Past their time, a closed inquiry's family data and old message texts are removed by the
+/// sweeper, which leaves open inquiries alone and records what it did in the audit chain.
+async fn retention_removes_a_closed_inquirys_family_data_and_old_message_texts(backend: Backend) {
+    let mut world = World::start(backend, |c| {
+        c.retention.closed_inquiry_days = 0;
+        c.retention.message_days = 0;
+        c.retention.sweep_interval_s = 1;
+    })
+    .await;
+    let (closing, _) = world
+        .inquiry(("Коваль", "Петро", 1990), "olena.koval@example.org", true)
+        .await;
+    let (open, _) = world
+        .inquiry(("Гнатюк", "Тарас", 1992), "maria.hnatiuk@example.org", true)
+        .await;
+    // The acknowledgement is delivered before the inquiry closes.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let delivered = world
+            .first
+            .list_notifications(nt::ListNotificationsRequest {
+                inquiry_id: closing.id.clone(),
+                state: nt::NotificationState::Delivered as i32,
+                ..Default::default()
+            })
+            .await
+            .expect("notifications")
+            .into_inner()
+            .notifications;
+        if !delivered.is_empty() || std::time::Instant::now() > deadline {
+            assert!(!delivered.is_empty(), "the acknowledgement was delivered");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let current = world
+        .first
+        .get_inquiry(nt::GetInquiryRequest {
+            id: closing.id.clone(),
+        })
+        .await
+        .expect("inquiry")
+        .into_inner()
+        .inquiry
+        .expect("inquiry");
+    world
+        .first
+        .close_inquiry(nt::CloseInquiryRequest {
+            request_id: rid(),
+            inquiry_id: closing.id.clone(),
+            etag: current.etag.clone(),
+            reason: nt::CloseReason::WithdrawnByRequester as i32,
+            ..Default::default()
+        })
+        .await
+        .expect("closed");
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let swept = loop {
+        let inquiry = world
+            .first
+            .get_inquiry(nt::GetInquiryRequest {
+                id: closing.id.clone(),
+            })
+            .await
+            .expect("inquiry")
+            .into_inner()
+            .inquiry
+            .expect("inquiry");
+        let requester = inquiry.requester.clone().unwrap_or_default();
+        if (requester.names.is_empty() && requester.contacts.is_empty())
+            || std::time::Instant::now() > deadline
+        {
+            break inquiry;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let requester = swept.requester.clone().unwrap_or_default();
+    assert!(requester.names.is_empty(), "{requester:?}");
+    assert!(requester.contacts.is_empty(), "{requester:?}");
+    assert_eq!(
+        swept.reference, closing.reference,
+        "the record itself stays"
+    );
+    assert_eq!(
+        swept.sought_person.as_ref().map(|s| s.names.len()),
+        Some(1),
+        "the sought person stays, as the registry's subject"
+    );
+
+    // The open inquiry keeps everything; only message texts go once they are old enough.
+    let kept = world
+        .first
+        .get_inquiry(nt::GetInquiryRequest {
+            id: open.id.clone(),
+        })
+        .await
+        .expect("inquiry")
+        .into_inner()
+        .inquiry
+        .expect("inquiry")
+        .requester
+        .unwrap_or_default();
+    assert_eq!(kept.names.len(), 1);
+    assert_eq!(kept.contacts.len(), 1);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let texts = loop {
+        let texts: Vec<String> = world
+            .first
+            .list_notifications(nt::ListNotificationsRequest {
+                inquiry_id: closing.id.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("notifications")
+            .into_inner()
+            .notifications
+            .into_iter()
+            .filter(|n| n.state == nt::NotificationState::Delivered as i32)
+            .map(|n| n.body)
+            .collect();
+        if texts.iter().all(String::is_empty) || std::time::Instant::now() > deadline {
+            break texts;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        !texts.is_empty() && texts.iter().all(String::is_empty),
+        "{texts:?}"
+    );
+    let verification = world
+        .first
+        .verify_audit_log(nt::VerifyAuditLogRequest::default())
+        .await
+        .expect("audit")
+        .into_inner()
+        .verification
+        .expect("verification");
+    assert!(verification.intact, "{}", verification.problem);
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -875,4 +1016,5 @@ on_both_backends!(
     a_killed_notification_service_loses_and_repeats_nothing,
     a_withholding_flag_holds_the_news_until_reviewed_and_a_shared_phone_is_flagged,
     a_new_registration_puts_a_candidate_up_for_review,
+    retention_removes_a_closed_inquirys_family_data_and_old_message_texts,
 );

@@ -207,6 +207,7 @@ impl RunningExchange {
         config.registry.url = format!("http://{registry}");
         config.registry.timeout_ms = 5_000;
         config.registry.resume_interval_ms = 200;
+        config.registry.resume_after_ms = 1_000;
         let app = homeward_exchange::Application::build(config)
             .await
             .expect("exchange starts");

@@ -8,6 +8,11 @@
 //! keeps trying to reach it again. With no replica ready, calls wait for one until their
 //! deadline. One address gives a plain lazily connected channel; in Kubernetes the Service's
 //! address is one address and the cluster balances connections.
+//!
+//! With a `ClientTls` (`channel_with_tls`), every address must be `https://`: the peer's
+//! certificate is checked against the host of its address and this service presents its own.
+//! Without one, every address must be `http://`. Mixing is refused, so that a TLS setting is
+//! never silently ignored.
 
 use std::time::Duration;
 
@@ -16,6 +21,8 @@ use tonic::transport::{Channel, Endpoint, channel::Change};
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
+
+use crate::tls::ClientTls;
 
 /// How long a watcher waits before trying an unreachable replica again.
 const RETRY: Duration = Duration::from_millis(250);
@@ -28,10 +35,26 @@ pub enum ClientError {
     BadAddress(String, String),
     #[error("several replicas need a running Tokio runtime")]
     NoRuntime,
+    #[error(
+        "{0}: peers are called over TLS, so their addresses must be https:// (or unset the \
+         peer TLS settings)"
+    )]
+    PlaintextAddress(String),
+    #[error("{0}: an https:// address needs the peer TLS settings (a CA, a certificate, a key)")]
+    NoTlsSettings(String),
 }
 
-/// The endpoints of a comma-separated list of addresses.
+/// The endpoints of a comma-separated list of `http://` addresses.
 pub fn endpoints(urls: &str) -> Result<Vec<Endpoint>, ClientError> {
+    endpoints_with_tls(urls, None)
+}
+
+/// The endpoints of a comma-separated list of addresses: `https://` ones with `tls`, `http://`
+/// ones without.
+pub fn endpoints_with_tls(
+    urls: &str,
+    tls: Option<&ClientTls>,
+) -> Result<Vec<Endpoint>, ClientError> {
     let endpoints = urls
         .split(',')
         .map(str::trim)
@@ -45,6 +68,7 @@ pub fn endpoints(urls: &str) -> Result<Vec<Endpoint>, ClientError> {
                         .keep_alive_while_idle(true)
                 })
                 .map_err(|e| ClientError::BadAddress(url.to_string(), e.to_string()))
+                .and_then(|e| secure(e, url, tls))
         })
         .collect::<Result<Vec<_>, _>>()?;
     if endpoints.is_empty() {
@@ -53,9 +77,29 @@ pub fn endpoints(urls: &str) -> Result<Vec<Endpoint>, ClientError> {
     Ok(endpoints)
 }
 
-/// A channel to the replicas at `urls` (comma-separated).
+fn secure(endpoint: Endpoint, url: &str, tls: Option<&ClientTls>) -> Result<Endpoint, ClientError> {
+    let https = endpoint.uri().scheme_str() == Some("https");
+    match tls {
+        None if https => Err(ClientError::NoTlsSettings(url.to_string())),
+        None => Ok(endpoint),
+        Some(_) if !https => Err(ClientError::PlaintextAddress(url.to_string())),
+        Some(tls) => {
+            let host = endpoint.uri().host().unwrap_or_default().to_string();
+            endpoint
+                .tls_config(tls.config(&host))
+                .map_err(|e| ClientError::BadAddress(url.to_string(), e.to_string()))
+        }
+    }
+}
+
+/// A channel to the replicas at `urls` (comma-separated `http://` addresses).
 pub fn channel(urls: &str) -> Result<Channel, ClientError> {
-    let mut endpoints = endpoints(urls)?;
+    channel_with_tls(urls, None)
+}
+
+/// A channel to the replicas at `urls` (comma-separated), over mutual TLS when `tls` is given.
+pub fn channel_with_tls(urls: &str, tls: Option<&ClientTls>) -> Result<Channel, ClientError> {
+    let mut endpoints = endpoints_with_tls(urls, tls)?;
     if endpoints.len() == 1 {
         return Ok(endpoints.remove(0).connect_lazy());
     }
@@ -121,6 +165,26 @@ mod tests {
             endpoints("http://a:1,not a url"),
             Err(ClientError::BadAddress(..))
         ));
+    }
+
+    #[test]
+    fn tls_settings_and_address_schemes_must_agree() {
+        let ca = rcgen::generate_simple_self_signed(["ca".to_string()]).unwrap();
+        let tls = ClientTls::from_pem(ca.cert.pem().into_bytes(), None);
+        assert!(matches!(
+            endpoints("https://registry:50051"),
+            Err(ClientError::NoTlsSettings(_))
+        ));
+        assert!(matches!(
+            endpoints_with_tls("https://a:1,http://b:2", Some(&tls)),
+            Err(ClientError::PlaintextAddress(u)) if u == "http://b:2"
+        ));
+        assert_eq!(
+            endpoints_with_tls("https://a:1,https://b:2", Some(&tls))
+                .map(|e| e.len())
+                .ok(),
+            Some(2)
+        );
     }
 
     #[test]

@@ -4,7 +4,11 @@
 //! Secrets (database passwords, token keys) are loaded here like anything else but must never be
 //! logged: the types that hold them implement `Debug` without their values.
 
-use std::{net::SocketAddr, path::Path, time::Duration};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use figment::{
     Figment,
@@ -58,6 +62,12 @@ pub struct ServerConfig {
     pub drain_delay_ms: u64,
     /// How long in-flight requests may take to finish after shutdown begins.
     pub shutdown_grace_ms: u64,
+    /// Mutual TLS (`crate::tls`); unset, the server speaks plaintext.
+    pub tls: TlsConfig,
+    /// A second port that serves only `grpc.health.v1`, in plaintext and without client
+    /// certificates, for probes that cannot present one (the kubelet's gRPC probes). It tells
+    /// whether the service is serving, nothing else.
+    pub health_listen: Option<SocketAddr>,
 }
 
 impl ServerConfig {
@@ -92,8 +102,36 @@ impl Default for ServerConfig {
             request_timeout_ms: 30_000,
             drain_delay_ms: 0,
             shutdown_grace_ms: 10_000,
+            tls: TlsConfig::default(),
+            health_listen: None,
         }
     }
+}
+
+/// The server side of mutual TLS (`crate::tls`): PEM files, all three set or none.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TlsConfig {
+    /// This service's certificate chain, leaf first.
+    pub cert: Option<PathBuf>,
+    /// Its private key. A secret: only the path is ever logged.
+    pub key: Option<PathBuf>,
+    /// The CA that must have signed the certificate every caller presents.
+    pub client_ca: Option<PathBuf>,
+}
+
+/// The client side of mutual TLS, for channels to peers (`crate::tls::ClientTls`): PEM files.
+/// Unset, peers are called in plaintext over `http://` addresses; set, only `https://` addresses
+/// are accepted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClientTlsConfig {
+    /// The CA the peers' server certificates must be signed by.
+    pub ca: Option<PathBuf>,
+    /// The certificate chain this service presents to its peers, leaf first.
+    pub cert: Option<PathBuf>,
+    /// Its private key. A secret: only the path is ever logged.
+    pub key: Option<PathBuf>,
 }
 
 /// Prometheus metrics (see `crate::metrics`).

@@ -21,5 +21,6 @@ pub mod page;
 pub mod server;
 pub mod telemetry;
 pub mod timestamp;
+pub mod tls;
 
 pub use error::{ApiError, StoreError};

@@ -5,6 +5,10 @@
 //! Shutdown order: health turns NOT_SERVING, open watch streams are told to end (clients resume
 //! from their cursor), the listener closes after `drain_delay`, and in-flight requests get
 //! `shutdown_grace` to finish before the server stops regardless.
+//!
+//! With `config.tls` set the server speaks only mutual TLS, and each request carries the
+//! caller's `PeerIdentity` (`crate::tls`). Without it the server speaks plaintext, and says so
+//! loudly at start when it listens beyond loopback.
 
 use std::future::Future;
 
@@ -17,7 +21,11 @@ use tonic::{
 use tonic_health::ServingStatus;
 use tower::{ServiceBuilder, limit::GlobalConcurrencyLimitLayer};
 
-use crate::{config::ServerConfig, metrics::ServiceMetrics};
+use crate::{
+    config::ServerConfig,
+    metrics::ServiceMetrics,
+    tls::{PeerIdentityLayer, ServerTls, TlsError},
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -25,6 +33,10 @@ pub enum ServeError {
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("transport: {0}")]
     Transport(#[from] tonic::transport::Error),
+    #[error("tls: {0}")]
+    Tls(#[from] TlsError),
+    #[error("listener: {0}")]
+    Listener(#[from] std::io::Error),
 }
 
 /// Serves `routes` (the service's own gRPC services, already wrapped in their interceptors) on
@@ -40,6 +52,20 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
     stop: CancellationToken,
 ) -> Result<(), ServeError> {
+    let tls = ServerTls::from_config(&config.tls)?;
+    let addr = listener.local_addr()?;
+    match &tls {
+        Some(_) => tracing::info!(%addr, "serving gRPC over mutual TLS"),
+        None if addr.ip().is_loopback() => {
+            tracing::info!(%addr, "plaintext on loopback (development)");
+        }
+        None => tracing::warn!(
+            %addr,
+            "serving plaintext gRPC on a non-loopback address: anyone on the network can read \
+             and alter the traffic; set HOMEWARD_SERVER__TLS__CERT, HOMEWARD_SERVER__TLS__KEY and \
+             HOMEWARD_SERVER__TLS__CLIENT_CA"
+        ),
+    }
     let (health, health_service) = tonic_health::server::health_reporter();
     for name in names {
         health
@@ -67,8 +93,27 @@ pub async fn serve(
     let reflection_v1alpha = reflection().build_v1alpha()?;
 
     let close = CancellationToken::new();
+    if let Some(health_addr) = config.health_listen {
+        let probes = TcpListener::bind(health_addr).await?;
+        tracing::info!(addr = %probes.local_addr()?, "health only, plaintext, for probes");
+        let service = health_service.clone();
+        let closed = close.clone();
+        tokio::spawn(async move {
+            let served = Server::builder()
+                .add_service(service)
+                .serve_with_incoming_shutdown(TcpIncoming::from(probes), closed.cancelled_owned())
+                .await;
+            if let Err(e) = served {
+                tracing::warn!(error = %e, "the health port stopped");
+            }
+        });
+    }
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    let server = Server::builder()
+    let mut builder = Server::builder();
+    if let Some(tls) = &tls {
+        builder = builder.tls_config(tls.config())?;
+    }
+    let server = builder
         .trace_fn(crate::telemetry::grpc_request_span)
         .timeout(config.request_timeout())
         .concurrency_limit_per_connection(config.concurrency_limit_per_connection)
@@ -84,7 +129,9 @@ pub async fn serve(
                 // Outermost, so requests shed by the limit below are counted too.
                 .layer(metrics.rpc_layer())
                 .load_shed()
-                .layer(GlobalConcurrencyLimitLayer::new(config.concurrency_limit)),
+                .layer(GlobalConcurrencyLimitLayer::new(config.concurrency_limit))
+                // Innermost, so refused service tokens are counted and limited like any call.
+                .layer(PeerIdentityLayer::new(tls.is_some())),
         )
         .add_routes(routes)
         .add_service(health_service)

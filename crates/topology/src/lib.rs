@@ -321,7 +321,7 @@ impl Topology {
                 self.spec.databases.url(replica.service).to_string(),
             ),
             ("HOMEWARD_DATABASE__MIGRATE".into(), "false".into()),
-            ("HOMEWARD_DATABASE__MAX_CONNECTIONS".into(), "8".into()),
+            ("HOMEWARD_DATABASE__MAX_CONNECTIONS".into(), "4".into()),
             ("HOMEWARD_AUTH__DEV_MODE".into(), "true".into()),
             (
                 "HOMEWARD_METRICS__LISTEN".into(),

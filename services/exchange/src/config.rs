@@ -2,7 +2,7 @@
 
 use homeward_kit::{
     auth::AuthConfig,
-    config::{DatabaseConfig, MetricsConfig, ServerConfig},
+    config::{ClientTlsConfig, DatabaseConfig, MetricsConfig, ServerConfig},
     telemetry::TelemetryConfig,
 };
 use serde::{Deserialize, Serialize};
@@ -30,6 +30,13 @@ pub struct RegistryClientConfig {
     pub timeout_ms: u64,
     /// How often pending registry steps left by a stopped process are looked for.
     pub resume_interval_ms: u64,
+    /// How long a step may be under way before the resumer takes it over from the request that
+    /// started it: longer than a step takes, so a live request finishes its own step (and its
+    /// trace and events stay its own).
+    pub resume_after_ms: u64,
+    /// Mutual TLS to the registry (`HOMEWARD_REGISTRY__TLS__CA`, `..__CERT`, `..__KEY`); set,
+    /// the url must be `https://`.
+    pub tls: ClientTlsConfig,
 }
 
 impl Default for RegistryClientConfig {
@@ -38,6 +45,8 @@ impl Default for RegistryClientConfig {
             url: "http://127.0.0.1:50051".into(),
             timeout_ms: 30_000,
             resume_interval_ms: 2_000,
+            resume_after_ms: 10_000,
+            tls: ClientTlsConfig::default(),
         }
     }
 }

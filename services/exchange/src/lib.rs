@@ -80,6 +80,7 @@ pub fn routes(
     saga::spawn_resumer(
         exchange.clone(),
         Duration::from_millis(registry.resume_interval_ms.max(50)),
+        Duration::from_millis(registry.resume_after_ms),
         stop,
     );
     let service = ExchangeServiceServer::from_arc(exchange)

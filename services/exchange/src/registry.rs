@@ -33,7 +33,9 @@ impl RegistryClient {
     /// Connects lazily: an unreachable registry surfaces as UNAVAILABLE on the first call. The
     /// url may list several replicas, separated by commas (`homeward_kit::client`).
     pub fn new(config: &RegistryClientConfig, keys: TokenKeys) -> Result<Self> {
-        let channel = homeward_kit::client::channel(&config.url)
+        let tls = homeward_kit::tls::ClientTls::from_config(&config.tls, "HOMEWARD_REGISTRY__TLS")
+            .map_err(|e| ExchangeError::RegistryUnavailable(format!("registry tls: {e}")))?;
+        let channel = homeward_kit::client::channel_with_tls(&config.url, tls.as_ref())
             .map_err(|e| ExchangeError::RegistryUnavailable(format!("registry url: {e}")))?;
         Ok(Self {
             client: RegistryServiceClient::new(channel)

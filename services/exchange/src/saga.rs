@@ -793,14 +793,18 @@ impl Ledger {
     }
 }
 
-/// How old a pending step must be before the resumer takes it over.
-const RESUME_AFTER_US: i64 = 1_000_000;
-
-/// Finishes steps left pending by a stopped process, every `interval` until `stop`.
-pub fn spawn_resumer(exchange: Arc<Exchange>, interval: Duration, stop: CancellationToken) {
+/// Finishes steps left pending by a stopped process, every `interval` until `stop`: those under
+/// way for longer than `after`.
+pub fn spawn_resumer(
+    exchange: Arc<Exchange>,
+    interval: Duration,
+    after: Duration,
+    stop: CancellationToken,
+) {
     tokio::spawn(async move {
+        let after_us = i64::try_from(after.as_micros()).unwrap_or(i64::MAX);
         loop {
-            let until = timestamp::now_micros() - RESUME_AFTER_US;
+            let until = timestamp::now_micros().saturating_sub(after_us);
             match crate::store::pending_phases(&exchange.store, until).await {
                 Ok(ids) => {
                     // A step started moments ago is left to the request that started it.

@@ -3,7 +3,7 @@
 use homeward_delivery::DeliveryConfig;
 use homeward_kit::{
     auth::AuthConfig,
-    config::{DatabaseConfig, MetricsConfig, ServerConfig},
+    config::{ClientTlsConfig, DatabaseConfig, MetricsConfig, ServerConfig},
     telemetry::TelemetryConfig,
 };
 use serde::{Deserialize, Serialize};
@@ -26,6 +26,8 @@ pub struct NotificationConfig {
     pub delivery: DeliveryConfig,
     pub messages: Messages,
     pub family_check: FamilyCheck,
+    /// How long family data and message texts are kept (`crate::retention`).
+    pub retention: crate::retention::Retention,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -36,6 +38,9 @@ pub struct Peers {
     pub timeout_ms: u64,
     /// Pause before reconnecting to an event stream that broke.
     pub reconnect_ms: u64,
+    /// Mutual TLS to both peers (`HOMEWARD_PEERS__TLS__CA`, `..__CERT`, `..__KEY`); set, both
+    /// urls must be `https://`.
+    pub tls: ClientTlsConfig,
 }
 
 impl Default for Peers {
@@ -45,6 +50,7 @@ impl Default for Peers {
             exchange_url: "http://127.0.0.1:50052".into(),
             timeout_ms: 10_000,
             reconnect_ms: 1_000,
+            tls: ClientTlsConfig::default(),
         }
     }
 }
@@ -117,6 +123,7 @@ impl Default for NotificationConfig {
             delivery: DeliveryConfig::files_in("data/letters"),
             messages: Messages::default(),
             family_check: FamilyCheck::default(),
+            retention: crate::retention::Retention::default(),
         }
     }
 }

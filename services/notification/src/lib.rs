@@ -19,6 +19,7 @@ pub mod model;
 pub mod peers;
 pub mod policy;
 pub mod rematch;
+pub mod retention;
 pub mod store;
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
@@ -102,6 +103,7 @@ pub fn routes(
         stop.clone(),
     );
     deliver::spawn(service.clone(), deliveries, stop.clone());
+    retention::spawn(service.clone(), stop.clone());
     rematch::spawn(service.clone(), stop);
     let max = config.server.max_message_bytes;
     let server = NotificationServiceServer::from_arc(service.clone())

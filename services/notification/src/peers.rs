@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use homeward_kit::auth::{Role, TokenKeys};
+use homeward_kit::{
+    auth::{Role, TokenKeys},
+    tls::ClientTls,
+};
 use homeward_proto::{
     exchange::v1::exchange_service_client::ExchangeServiceClient,
     registry::v1::{self as registry, registry_service_client::RegistryServiceClient},
@@ -24,17 +27,20 @@ pub struct Peers {
 }
 
 /// A peer's url may list several replicas, separated by commas (`homeward_kit::client`).
-fn channel(url: &str) -> Result<Channel, NotifyError> {
-    homeward_kit::client::channel(url)
+/// Over mutual TLS when `tls` is given (`homeward_kit::tls`).
+fn channel(url: &str, tls: Option<&ClientTls>) -> Result<Channel, NotifyError> {
+    homeward_kit::client::channel_with_tls(url, tls)
         .map_err(|e| NotifyError::RegistryUnavailable(format!("peer url: {e}")))
 }
 
 impl Peers {
     pub fn new(config: &PeerConfig, keys: TokenKeys) -> Result<Self, NotifyError> {
+        let tls = ClientTls::from_config(&config.tls, "HOMEWARD_PEERS__TLS")
+            .map_err(|e| NotifyError::RegistryUnavailable(format!("peer tls: {e}")))?;
         Ok(Self {
-            registry: RegistryServiceClient::new(channel(&config.registry_url)?)
+            registry: RegistryServiceClient::new(channel(&config.registry_url, tls.as_ref())?)
                 .max_decoding_message_size(64 << 20),
-            exchange: ExchangeServiceClient::new(channel(&config.exchange_url)?)
+            exchange: ExchangeServiceClient::new(channel(&config.exchange_url, tls.as_ref())?)
                 .max_decoding_message_size(64 << 20),
             keys,
             timeout: Duration::from_millis(config.timeout_ms.max(1)),
